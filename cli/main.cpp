@@ -1,0 +1,38 @@
+// The `excap` command line: argument parsing and dispatch only.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "dataset/error.h"
+
+#ifndef EXCAP_VERSION
+#define EXCAP_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"ExCap: capsule-endoscopy labeling, dataset curation, training and triage"};
+  app.set_version_flag("--version", std::string("excap ") + EXCAP_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  excap::cli::Registry reg;
+  excap::cli::register_project_commands(app, reg);
+  excap::cli::register_sample_commands(app, reg);
+  excap::cli::register_demo_commands(app, reg);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const auto& [sub, run] : reg.entries())
+      if (sub->parsed()) return run();
+    std::cerr << "excap: no command given (see excap --help)\n";
+    return 2;
+  } catch (const excap::Error& e) {
+    std::cerr << "excap: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "excap: error: " << e.what() << "\n";
+    return 1;
+  }
+}
