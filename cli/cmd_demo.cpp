@@ -5,9 +5,12 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "dataset/adjudication.h"
+#include "dataset/agreement.h"
 #include "dataset/error.h"
 #include "dataset/project.h"
 #include "dataset/sample.h"
+#include "dataset/split.h"
 #include "dataset/validate.h"
 
 namespace excap::cli {
@@ -16,8 +19,23 @@ namespace {
 
 struct DemoOptions {
   std::string dir = "excap-demo";
-  SynthOptions synth;
+  SynthOptions synth = [] {
+    SynthOptions o;
+    o.patients = 6;  // enough patients for a split grouped by patient
+    return o;
+  }();
+  double auto_accept_iou = 0.8;
 };
+
+std::string indent(const std::string& text) {
+  std::string out = "   ";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\n' && i + 1 < text.size()) out += "   ";
+  }
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  return out;
+}
 
 class Stage {
  public:
@@ -57,6 +75,50 @@ int run_demo(const DemoOptions& o) {
     if (!problems.empty()) throw Error(project.root().string(), "the demo project is not valid");
     std::cout << "   " << project.root().string() << " is valid\n";
   }
+  {
+    Stage s("stage III: agreement between the two annotators");
+    const AgreementReport report = compute_agreement(project, {o.auto_accept_iou});
+    const fs::path dir = project.root() / "reports" / "agreement";
+    write_agreement_report(project, report, dir);
+    std::cout << indent(agreement_summary(report)) << "   report: " << (dir / "agreement.md").string()
+              << "\n";
+  }
+  {
+    Stage s("stage III: adjudication (auto-accept, then a simulated expert with the ground truth)");
+    AutoAcceptOptions aa;
+    aa.iou_threshold = o.auto_accept_iou;
+    aa.by = "demo";
+    const AutoAcceptResult accepted = auto_accept(project, aa);
+    std::cout << "   auto-accepted " << accepted.accepted << " frames (same CD, mask mIoU >= "
+              << o.auto_accept_iou << "); " << accepted.cd_differs << " differ in CD, "
+              << accepted.below_threshold << " below the threshold\n";
+    const SimulatedExpertResult expert =
+        simulated_expert(project, "expert", truth_from_folder(sample.truth));
+    std::cout << "   the expert settled " << expert.decided << " frames:";
+    for (const auto& [source, n] : expert.by_source) std::cout << " " << source << " " << n;
+    std::cout << "\n   final labels: " << project.final_frames().size() << " of "
+              << project.load_frames().size() << " frames\n";
+  }
+  {
+    Stage s("split: stratified by clearness degree, grouped by patient");
+    SplitOptions so;
+    so.name = "main";
+    so.ratios = {0.6, 0.2, 0.2};
+    Split split;
+    try {
+      split = make_split(project, so, final_mask_histogram(project));
+    } catch (const Error& e) {
+      // Few patients cannot always carry every CD into every subset: say so and
+      // fall back to the paper's frame-level stratification.
+      std::cout << "   grouped by patient is impossible here: " << e.reason()
+                << "\n   falling back to --group none (the paper's split)\n";
+      so.group = "none";
+      split = make_split(project, so, final_mask_histogram(project));
+    }
+    save_split(project, split);
+    std::cout << indent(split_table(split));
+    for (const auto& w : split.warnings) std::cout << "   warning: " << w << "\n";
+  }
   std::cout << "\ndemo finished: project at " << project.root().string()
             << "\n  open it in the studio: excap-studio " << project.root().string()
             << " --user a\n";
@@ -77,6 +139,9 @@ void register_demo_commands(CLI::App& app, Registry& reg) {
   cmd->add_option("--fps", o->synth.fps, "Video frame rate")->capture_default_str();
   cmd->add_option("--seed", o->synth.seed, "Random seed")->capture_default_str();
   cmd->add_option("--size", o->synth.size, "Frame size in pixels")->capture_default_str();
+  cmd->add_option("--auto-accept", o->auto_accept_iou,
+                  "Mask mIoU at which two agreeing annotations skip the expert")
+      ->capture_default_str();
   reg.add(cmd, [o] { return run_demo(*o); });
 }
 

@@ -18,6 +18,17 @@ int main(int argc, char** argv) {
   excap::cli::register_project_commands(app, reg);
   excap::cli::register_sample_commands(app, reg);
   excap::cli::register_demo_commands(app, reg);
+#ifdef EXCAP_HAVE_OPENCV
+  excap::cli::register_stage1_commands(app, reg);
+  excap::cli::register_curation_commands(app, reg);
+#endif
+#ifdef EXCAP_HAVE_TORCH
+  excap::cli::register_train_commands(app, reg);
+  excap::cli::register_model_commands(app, reg);
+#endif
+#ifdef EXCAP_HAVE_TRIAGE
+  excap::cli::register_triage_commands(app, reg);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@ packages=(
   libgl1-mesa-dri xvfb xauth                # the studio's smoke test under Xvfb (llvmpipe)
   nlohmann-json3-dev libcli11-dev doctest-dev
   ffmpeg                                    # the extraction benchmark's peer
+  unzip                                     # importing CVAT zip exports
   python3 python3-torch python3-torchvision python3-sklearn  # test-time references only
   python3-opencv                            # the triage benchmark's Python peer decodes with cv2
 )

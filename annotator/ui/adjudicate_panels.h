@@ -1,0 +1,52 @@
+// The panels of the Adjudicate workspace (adjudication_queue_panel.cpp,
+// compare_panel.cpp, decision_panel.cpp).
+#pragma once
+#include "annotator/ui/panel.h"
+
+namespace excap::studio {
+
+class AdjudicateWorkspace;
+
+class AdjudicationQueuePanel : public Panel {
+ public:
+  explicit AdjudicationQueuePanel(AdjudicateWorkspace& ws) : ws_(ws) {}
+
+ protected:
+  const char* title() const override { return "Undecided##adj"; }
+  void draw_content() override;
+
+ private:
+  AdjudicateWorkspace& ws_;
+};
+
+class ComparePanel : public Panel {
+ public:
+  explicit ComparePanel(AdjudicateWorkspace& ws) : ws_(ws) {}
+
+ protected:
+  const char* title() const override { return "Compare##adj"; }
+  void draw_content() override;
+  ImGuiWindowFlags extra_flags() const override {
+    // No background: the cleared framebuffer shows through, which saves a
+    // full-panel blend per frame under software GL.
+    return ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar |
+           ImGuiWindowFlags_NoScrollWithMouse | ImGuiWindowFlags_NoBackground;
+  }
+
+ private:
+  AdjudicateWorkspace& ws_;
+};
+
+class DecisionPanel : public Panel {
+ public:
+  explicit DecisionPanel(AdjudicateWorkspace& ws) : ws_(ws) {}
+
+ protected:
+  const char* title() const override { return "Decision##adj"; }
+  void draw_content() override;
+
+ private:
+  AdjudicateWorkspace& ws_;
+};
+
+}  // namespace excap::studio

@@ -1,0 +1,194 @@
+#include "annotator/ui/studio.h"
+
+#include <imgui.h>
+
+#include "annotator/core/session.h"
+#include "annotator/ui/adjudicate_workspace.h"
+#include "annotator/ui/clips_workspace.h"
+#include "annotator/ui/label_workspace.h"
+#include "dataset/error.h"
+
+namespace excap::studio {
+
+Studio::Studio(const StudioOptions& options, StudioSettings& settings)
+    : options_(options), settings_(settings) {
+  annotator::Session session = annotator::Session::open(options.project, options.user);
+  is_expert_ = session.may_adjudicate();
+  label_ = std::make_unique<LabelWorkspace>(std::move(session), settings_);
+  active_ = "label";
+  if (options.workspace == "clips" || options.workspace == "adjudicate")
+    switch_to(options.workspace);
+  else if (options.workspace != "label")
+    throw Error("--workspace " + options.workspace, "unknown workspace (clips, label, adjudicate)");
+  if (pending_workspace_) {
+    active_ = *pending_workspace_;
+    pending_workspace_.reset();
+  }
+  if (active_ == "clips")
+    clips_ = std::make_unique<ClipsWorkspace>(options.project, options.user, settings_);
+  if (active_ == "adjudicate")
+    adjudicate_ = std::make_unique<AdjudicateWorkspace>(options.project, options.user, settings_);
+  if (!options.frame.empty()) {
+    bool found = false;
+    if (active_ == "adjudicate")
+      found = adjudicate_->open_frame_id(options.frame);
+    else if (active_ == "clips")
+      found = clips_->seek_text(options.frame);
+    else
+      found = label_->open_frame_id(options.frame);
+    if (!found) message_ = "Frame " + options.frame + " is not in your list";
+  }
+  rebuild_commands();
+}
+
+Studio::~Studio() = default;
+
+Workspace* Studio::workspace() const {
+  if (active_ == "clips") return clips_.get();
+  if (active_ == "adjudicate") return adjudicate_.get();
+  return label_.get();
+}
+
+bool Studio::idle() const {
+  if (active_ == "clips") return clips_->idle();
+  return true;
+}
+
+bool Studio::animating() const {
+  if (clips_ && (clips_->playing() || !clips_->idle() || clips_->job().progress().running))
+    return true;
+  return pending_workspace_.has_value();
+}
+
+void Studio::switch_to(const std::string& name) { pending_workspace_ = name; }
+
+void Studio::rebuild_commands() {
+  commands_.clear();
+  commands_.add({"workspace.clips",
+                 "Workspace",
+                 "Clips",
+                 parse_shortcut("F1"),
+                 "Stage I: choose clips in a video and extract frames",
+                 [this] { switch_to("clips"); },
+                 {},
+                 [this] { return active_ == "clips"; }});
+  commands_.add({"workspace.label",
+                 "Workspace",
+                 "Label",
+                 parse_shortcut("F2"),
+                 "Stage II: label your assigned frames",
+                 [this] { switch_to("label"); },
+                 {},
+                 [this] { return active_ == "label"; }});
+  commands_.add({"workspace.adjudicate", "Workspace", "Adjudicate", parse_shortcut("F3"),
+                 "Stage III: settle disagreements (expert role only)",
+                 [this] { switch_to("adjudicate"); }, [this] { return is_expert_; },
+                 [this] { return active_ == "adjudicate"; }});
+  commands_.add({"app.quit",
+                 "File",
+                 "Quit",
+                 parse_shortcut("Ctrl+Q"),
+                 "Save and quit",
+                 [this] { quit_ = true; },
+                 {},
+                 {}});
+  commands_.add({"app.shortcuts",
+                 "Help",
+                 "Keyboard shortcuts",
+                 parse_shortcut("F12"),
+                 "List every command and its key",
+                 [this] { show_shortcuts_ = !show_shortcuts_; },
+                 {},
+                 [this] { return show_shortcuts_; }});
+  workspace()->add_commands(commands_);
+}
+
+void Studio::frame(double dt) {
+  const ImGuiIO& io = ImGui::GetIO();
+  const bool had_input = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 || io.MouseWheel != 0 ||
+                         ImGui::IsAnyMouseDown() || io.InputQueueCharacters.Size > 0;
+  label_->tick(dt, had_input);
+  commands_.handle_shortcuts();
+
+  float menu_h = 0;
+  if (ImGui::BeginMainMenuBar()) {
+    for (const auto& m : commands_.menus()) {
+      if (ImGui::BeginMenu(m.c_str())) {
+        commands_.draw_menu_items(m);
+        ImGui::EndMenu();
+      }
+    }
+    ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 16.f);
+    ImGui::TextDisabled("%s  |  %s", options_.user.c_str(), workspace()->name());
+    menu_h = ImGui::GetWindowSize().y;
+    ImGui::EndMainMenuBar();
+  }
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  const float status_h = ImGui::GetFrameHeight();
+  workspace()->draw(ImVec2(vp->Pos.x, vp->Pos.y + menu_h),
+                    ImVec2(vp->Size.x, vp->Size.y - menu_h - status_h));
+
+  // Status bar.
+  ImGui::SetNextWindowPos(ImVec2(vp->Pos.x, vp->Pos.y + vp->Size.y - status_h));
+  ImGui::SetNextWindowSize(ImVec2(vp->Size.x, status_h));
+  ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding,
+                      ImVec2(ImGui::GetFontSize() * 0.5f, ImGui::GetFontSize() * 0.15f));
+  if (ImGui::Begin("##status", nullptr,
+                   ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoSavedSettings |
+                       ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus)) {
+    const std::string line = workspace()->status_line();
+    ImGui::TextUnformatted((message_.empty() ? line : message_ + " | " + line).c_str());
+    ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 7.f);
+    ImGui::TextDisabled("%.1f ms", 1000.0 * dt);
+  }
+  ImGui::End();
+  ImGui::PopStyleVar();
+
+  if (show_shortcuts_) {
+    ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, ImGui::GetFontSize() * 28),
+                             ImGuiCond_FirstUseEver);
+    if (ImGui::Begin("Keyboard shortcuts", &show_shortcuts_)) {
+      if (ImGui::BeginTable("##keys", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY)) {
+        for (const auto& c : commands_.all()) {
+          ImGui::TableNextRow();
+          ImGui::TableNextColumn();
+          ImGui::TextUnformatted(c.shortcut.text().c_str());
+          ImGui::TableNextColumn();
+          ImGui::TextUnformatted(c.label.c_str());
+          ImGui::TableNextColumn();
+          ImGui::TextDisabled("%s", c.tooltip.c_str());
+        }
+        ImGui::EndTable();
+      }
+    }
+    ImGui::End();
+  }
+
+  // Structural changes after the frame.
+  workspace()->apply_queued();
+  if (pending_workspace_) {
+    const std::string next = *pending_workspace_;
+    pending_workspace_.reset();
+    try {
+      if (next == "clips" && !clips_)
+        clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
+      if (next == "adjudicate" && !adjudicate_)
+        adjudicate_ =
+            std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
+      if (next != active_) workspace()->shutdown();
+      active_ = next;
+      message_.clear();
+    } catch (const std::exception& e) {
+      message_ = e.what();
+    }
+    rebuild_commands();
+  }
+}
+
+void Studio::shutdown() {
+  if (label_) label_->shutdown();
+  if (clips_) clips_->shutdown();
+  if (adjudicate_) adjudicate_->shutdown();
+}
+
+}  // namespace excap::studio

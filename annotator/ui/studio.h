@@ -1,0 +1,65 @@
+// The studio: the menu bar and status bar, the workspaces (Clips, Label,
+// Adjudicate) and the one command list that drives menus, shortcuts and
+// tooltips. Knows nothing about GLFW windows; app/ owns the window.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "annotator/ui/commands.h"
+#include "annotator/ui/panel.h"
+#include "annotator/ui/settings.h"
+
+namespace excap::studio {
+
+class LabelWorkspace;
+class ClipsWorkspace;
+class AdjudicateWorkspace;
+
+struct StudioOptions {
+  fs::path project;
+  std::string user;
+  std::string workspace = "label";  // clips | label | adjudicate
+  std::string frame;                // open this frame first
+};
+
+class Studio {
+ public:
+  // Throws Error when the project cannot be opened or the user is unknown.
+  Studio(const StudioOptions& options, StudioSettings& settings);
+  ~Studio();
+
+  // One frame of UI: call between ImGui::NewFrame() and ImGui::Render().
+  void frame(double dt);
+  bool quit_requested() const { return quit_; }
+  void shutdown();  // saves what is open
+  LabelWorkspace* label() const { return label_.get(); }
+  ClipsWorkspace* clips() const { return clips_.get(); }
+  AdjudicateWorkspace* adjudicate() const { return adjudicate_.get(); }
+  const std::string& active() const { return active_; }
+  // True when the workspace's view is settled (video decoded, etc.), for screenshots.
+  bool idle() const;
+  // True while something changes without input (video playing or decoding,
+  // extraction running): the main loop keeps drawing instead of waiting.
+  bool animating() const;
+
+ private:
+  void switch_to(const std::string& name);  // applied after the frame
+  void rebuild_commands();
+  Workspace* workspace() const;
+
+  StudioOptions options_;
+  StudioSettings& settings_;
+  CommandList commands_;
+  std::unique_ptr<LabelWorkspace> label_;
+  std::unique_ptr<ClipsWorkspace> clips_;
+  std::unique_ptr<AdjudicateWorkspace> adjudicate_;
+  std::string active_;
+  std::optional<std::string> pending_workspace_;
+  std::string message_;
+  bool quit_ = false;
+  bool show_shortcuts_ = false;
+  bool is_expert_ = false;
+};
+
+}  // namespace excap::studio

@@ -1,0 +1,274 @@
+// excap pack | train | eval | compare | bench train
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "dataset/error.h"
+#include "dataset/project.h"
+#include "trainer/bench.h"
+#include "trainer/compare.h"
+#include "trainer/eval_result.h"
+#include "trainer/run_eval.h"
+#include "trainer/train.h"
+#ifdef EXCAP_HAVE_OPENCV
+#include "trainer/pack.h"
+#include "trainer/report.h"
+#endif
+
+#ifndef EXCAP_SOURCE_DIR
+#define EXCAP_SOURCE_DIR "."
+#endif
+
+namespace excap::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+std::string duration_text(double s) {
+  char b[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  return b;
+}
+
+std::string short_loss_name(const std::string& k) {
+  if (k == "loss") return "loss";
+  if (k.rfind("loss_", 0) == 0) return k.substr(5);
+  return k;
+}
+
+void print_progress(const trainer::TrainProgress& p) {
+  char b[256];
+  std::ostringstream line;
+  std::snprintf(b, sizeof b, "[%6d/%d] %5.1f%%  %.2f it/s  %.1f img/s  ETA %s  lr %.2e ", p.iter,
+                p.iters, 100.0 * p.iter / p.iters, p.it_per_s, p.images_per_s,
+                duration_text(p.eta_s).c_str(), p.lr);
+  line << b;
+  for (const auto& [k, v] : p.losses) {
+    std::snprintf(b, sizeof b, " %s %.4f", short_loss_name(k).c_str(), v);
+    line << b;
+  }
+  if (p.val_iter >= 0) {
+    line << "  | val@" << p.val_iter;
+    for (const char* k : {"accuracy", "f1", "mIoU", "mAcc"}) {
+      auto it = p.val.find(k);
+      if (it == p.val.end()) continue;
+      std::snprintf(b, sizeof b, " %s %.3f", k, it->second);
+      line << b;
+    }
+    std::snprintf(b, sizeof b, " (best %.3f@%d)", p.best_score, p.best_iter);
+    line << b;
+  }
+  // Validation lines stay; loss lines overwrite each other on a terminal.
+  const bool tty = ::isatty(STDERR_FILENO);
+  if (tty && p.event == "log")
+    std::cerr << "\r\033[K" << line.str() << std::flush;
+  else
+    std::cerr << (tty ? "\r\033[K" : "") << line.str() << "\n";
+}
+
+void add_model_options(CLI::App* cmd, model::ModelConfig& m) {
+  cmd->add_option("--model", m.arch, "mtcsn, cls, seg_fcn, seg_aspp, hard_share, cross_stitch")
+      ->capture_default_str();
+  cmd->add_option("--backbone", m.backbone, "resnet18/34/50/101, densenet121, tiny")
+      ->capture_default_str();
+  cmd->add_option("--fusion-pool", m.fusion_pool, "cross fusion pooling: avg or max")
+      ->capture_default_str();
+  cmd->add_flag("--dilated,!--no-dilated", m.dilated, "output stride 8 (default on)");
+}
+
+}  // namespace
+
+void register_train_commands(CLI::App& app, Registry& reg) {
+#ifdef EXCAP_HAVE_OPENCV
+  {
+    auto* cmd = app.add_subcommand(
+        "pack", "Pack a split's frames and final labels into one safetensors file per subset");
+    auto dir = std::make_shared<std::string>();
+    auto opt = std::make_shared<trainer::PackOptions>();
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("DIR", *dir, "Project folder")->required();
+    cmd->add_option("--split", opt->split, "Split name (splits/NAME.json)")->required();
+    cmd->add_option("--size", opt->size, "Square size in pixels (the paper: 240)")->capture_default_str();
+    cmd->add_option("--out", *out, "Output folder (default DIR/packed/SPLIT-SIZE)");
+    reg.add(cmd, [=] {
+      Project p = Project::open(*dir);
+      trainer::PackOptions o = *opt;
+      o.out_dir = *out;
+      for (const auto& s : trainer::pack_split(p, o)) {
+        std::cout << s.subset << ": " << s.count << " frames -> " << s.path.string() << "  (CD";
+        for (std::size_t c = 0; c < s.cd_histogram.size(); ++c)
+          std::cout << " " << p.meta().schema.cd[c].name << " " << s.cd_histogram[c];
+        std::cout << ")\n";
+      }
+      return 0;
+    });
+  }
+#endif
+  {
+    auto* cmd = app.add_subcommand("train", "Train MTCSN or a baseline on a packed split");
+    auto dir = std::make_shared<std::string>();
+    auto cfg = std::make_shared<trainer::TrainConfig>();
+    auto resume = std::make_shared<bool>(false);
+    cmd->add_option("DIR", *dir, "Project folder")->required();
+    cmd->add_option("--split", cfg->split, "Split name (packed with `excap pack`)");
+    add_model_options(cmd, cfg->model);
+    auto* iters = cmd->add_option("--iters", cfg->iters, "Iterations (paper: 30000)")->capture_default_str();
+    cmd->add_option("--batch", cfg->batch, "Batch size (paper: 8)")->capture_default_str();
+    cmd->add_option("--size", cfg->size, "Input size of the packed data")->capture_default_str();
+    cmd->add_option("--lr", cfg->lr, "SGD learning rate")->capture_default_str();
+    cmd->add_option("--min-lr", cfg->min_lr, "Poly decay floor")->capture_default_str();
+    cmd->add_option("--alpha", cfg->alpha, "Consistency loss weight (paper Eq. 3)")->capture_default_str();
+    cmd->add_flag("--learned-weights", cfg->learned_task_weights,
+                  "Learn the task weights (Kendall et al. 2018) instead of fixed 1:1");
+    cmd->add_flag("--augment,!--no-augment", cfg->augment, "Flips, 90-degree turns, colour jitter");
+    cmd->add_option("--val-interval", cfg->val_interval, "Iterations between validations (0: iters/10)");
+    cmd->add_option("--log-interval", cfg->log_interval, "Iterations between log lines")->capture_default_str();
+    cmd->add_option("--checkpoint-interval", cfg->checkpoint_interval,
+                    "Iterations between checkpoints (0: the validation interval)");
+    cmd->add_option("--best", cfg->best_metric,
+                    "Best-checkpoint criterion: auto (mean of val accuracy and mIoU), accuracy, f1, mIoU")
+        ->capture_default_str();
+    cmd->add_option("--device", cfg->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--amp", cfg->amp, "Mixed precision on CUDA: off, fp16, bf16")->capture_default_str();
+    cmd->add_option("--threads", cfg->threads, "CPU threads (0: all)")->capture_default_str();
+    cmd->add_option("--seed", cfg->seed, "Seed of initialisation, batches and augmentation")
+        ->capture_default_str();
+    cmd->add_option("--init", cfg->init, "Initial weights (safetensors, loaded by name)");
+    cmd->add_option("--run", cfg->run, "Run name (runs/NAME); default SPLIT-MODEL-BACKBONE");
+    cmd->add_flag("--resume", *resume, "Continue the run from its latest checkpoint");
+    reg.add(cmd, [=] {
+      trainer::TrainConfig c = *cfg;
+      if (c.run.empty()) {
+        if (c.split.empty()) throw Error("train", "give --split (and optionally --run)");
+        c.run = c.split + "-" + c.model.arch + "-" + c.model.backbone;
+      }
+      if (!*resume && c.split.empty()) throw Error("train", "give --split NAME");
+      if (*resume && iters->count() == 0) c.iters = 0;  // keep the saved length
+      std::signal(SIGINT, on_sigint);
+      trainer::TrainHooks hooks;
+      hooks.progress = print_progress;
+      hooks.stop = &g_stop;
+      hooks.resume = *resume;
+      std::cerr << (*resume ? "resuming" : "training") << " run '" << c.run << "' (Ctrl-C saves and stops)\n";
+      const trainer::TrainOutcome o = trainer::train(*dir, c, hooks);
+      std::signal(SIGINT, SIG_DFL);
+      std::cerr << "\n";
+      std::cout << "run " << o.run_dir.string() << ": " << o.message << " on " << o.device << " ("
+                << o.threads << " threads)";
+      if (o.best_iter >= 0) std::cout << "; best score " << o.best_score << " at iteration " << o.best_iter;
+      std::cout << "\n";
+      switch (o.status) {
+        case trainer::TrainOutcome::Status::Finished: return 0;
+        case trainer::TrainOutcome::Status::Interrupted: return 130;
+        case trainer::TrainOutcome::Status::Diverged: std::cerr << "excap: error: " << o.message << "\n"; return 3;
+      }
+      return 0;
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("eval", "Score a trained run on a subset; write metrics.json and report.md");
+    auto dir = std::make_shared<std::string>();
+    auto opt = std::make_shared<trainer::EvalOptions>();
+    cmd->add_option("DIR", *dir, "Project folder")->required();
+    cmd->add_option("--run", opt->run, "Run name")->required();
+    cmd->add_option("--subset", opt->subset, "Subset of the run's split")->capture_default_str();
+    cmd->add_option("--checkpoint", opt->checkpoint, "best, latest or a weights file")->capture_default_str();
+    cmd->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--threads", opt->threads, "CPU threads (0: all)")->capture_default_str();
+    cmd->add_option("--batch", opt->batch, "Inference batch size")->capture_default_str();
+    reg.add(cmd, [=] {
+      const trainer::EvalResult r = trainer::evaluate_run(*dir, *opt);
+      const fs::path run_dir = fs::path(*dir) / "runs" / opt->run;
+#ifdef EXCAP_HAVE_OPENCV
+      const fs::path out = trainer::write_eval_files(run_dir, r, /*write_predictions_tensor=*/false);
+      const fs::path report =
+          trainer::write_eval_report(run_dir, r, Project::open(*dir).meta().schema);
+#else
+      const fs::path out = trainer::write_eval_files(run_dir, r, /*write_predictions_tensor=*/true);
+      const fs::path report = out / "metrics.json";
+#endif
+      std::printf("%s on %s/%s (%zu frames, %s checkpoint, iteration %d)\n", opt->run.c_str(),
+                  r.data.split.c_str(), r.subset.c_str(), r.data.ids.size(), r.checkpoint.c_str(),
+                  r.iteration);
+      if (r.has_cls)
+        std::printf("  CD: accuracy %.2f  precision %.2f  recall %.2f  F1 %.2f  (%%, macro)\n",
+                    100 * r.cls.accuracy, 100 * r.cls.precision, 100 * r.cls.recall, 100 * r.cls.f1);
+      if (r.has_seg)
+        std::printf("  tissue: aAcc %.2f  mIoU %.2f  mAcc %.2f  (%%)\n", 100 * r.seg.aAcc,
+                    100 * r.seg.mIoU, 100 * r.seg.mAcc);
+      std::printf("  metrics: %s\n  report: %s\n", (out / "metrics.json").string().c_str(),
+                  report.string().c_str());
+      return 0;
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("compare", "Evaluated runs side by side (the paper's Table 5 layout)");
+    auto dir = std::make_shared<std::string>();
+    auto runs = std::make_shared<std::vector<std::string>>();
+    auto subset = std::make_shared<std::string>("test");
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("DIR", *dir, "Project folder")->required();
+    cmd->add_option("--runs", *runs, "Run names, comma separated")->required()->delimiter(',');
+    cmd->add_option("--subset", *subset, "Evaluated subset")->capture_default_str();
+    cmd->add_option("--out", *out, "Also write the table to this Markdown file");
+    reg.add(cmd, [=] {
+      const std::string md = trainer::compare_markdown(trainer::compare_runs(*dir, *runs, *subset), *subset);
+      std::cout << md;
+      if (!out->empty()) atomic_write(*out, md);
+      return 0;
+    });
+  }
+  {
+    auto* bench = group(app, "bench", "Benchmarks");
+    auto* cmd = bench->add_subcommand(
+        "train", "Training-step speed (C++) next to the same network in PyTorch Python");
+    auto opt = std::make_shared<trainer::BenchTrainOptions>();
+    auto python = std::make_shared<std::string>("/usr/bin/python3");
+    auto script = std::make_shared<std::string>(std::string(EXCAP_SOURCE_DIR) +
+                                                "/scripts/bench_train_reference.py");
+    auto json_out = std::make_shared<std::string>();
+    opt->model.backbone = "resnet18";
+    add_model_options(cmd, opt->model);
+    cmd->add_option("--size", opt->size, "Input size")->capture_default_str();
+    cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
+    cmd->add_option("--iters", opt->iters, "Timed steps")->capture_default_str();
+    cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->capture_default_str();
+    cmd->add_option("--threads", opt->threads, "Threads for both programs (0: all)")->capture_default_str();
+    cmd->add_option("--device", opt->device, "auto, cpu, cuda")->capture_default_str();
+    cmd->add_option("--python", *python, "Python with torch for the peer ('none' to skip)")
+        ->capture_default_str();
+    cmd->add_option("--script", *script, "The peer script")->capture_default_str();
+    cmd->add_flag("--conv-peak,!--no-conv-peak", opt->conv_peak, "Also measure the 3x3 conv peak");
+    cmd->add_option("--json", *json_out, "Write the figures as JSON too");
+    reg.add(cmd, [=] {
+      trainer::BenchTrainOptions o = *opt;
+      if (*python != "none") {
+        o.python = *python;
+        o.python_script = *script;
+      }
+      const trainer::BenchTrainResult r = trainer::bench_train(o);
+      std::cout << trainer::format_bench(o, r);
+      if (!json_out->empty()) atomic_write(*json_out, trainer::bench_json(o, r).dump(2));
+      return 0;
+    });
+  }
+}
+
+}  // namespace excap::cli
