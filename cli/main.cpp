@@ -16,9 +16,9 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   excap::cli::Registry reg;
   excap::cli::register_project_commands(app, reg);
+#ifdef EXCAP_HAVE_OPENCV
   excap::cli::register_sample_commands(app, reg);
   excap::cli::register_demo_commands(app, reg);
-#ifdef EXCAP_HAVE_OPENCV
   excap::cli::register_stage1_commands(app, reg);
   excap::cli::register_curation_commands(app, reg);
 #endif

@@ -1,0 +1,91 @@
+// `excap pack | train | eval | compare | bench train` from the command line.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "dataset/project.h"
+#include "test_support.h"
+#include "trainer_fixtures.h"
+
+using namespace excap;
+
+namespace {
+std::string excap_cmd() { return test::built_binary("excap"); }
+}  // namespace
+
+TEST_CASE("cli: pack, train, eval and compare a tiny run; Ctrl-C saves and --resume finishes") {
+  test::ScratchDir dir("trainer_cli");
+  test::SyntheticSetOptions o;
+  o.size = 32;
+  o.train = 16, o.val = 4, o.test = 6;
+  test::make_synthetic_project(dir.path(), "syn", o);
+  const std::string d = dir.path().string();
+  std::string out;
+  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " pack " + d + " --split syn --size 32", &out) == 0, out);
+  CHECK(out.find("train: 16 frames") != std::string::npos);
+  const std::string train = excap_cmd() + " train " + d +
+                            " --split syn --size 32 --model mtcsn --backbone tiny --device cpu --threads 2";
+  REQUIRE_MESSAGE(test::run_command(train + " --iters 6 --val-interval 3 --run a", &out) == 0, out);
+  CHECK(out.find("val@6") != std::string::npos);
+  CHECK(out.find("it/s") != std::string::npos);
+  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " eval " + d + " --run a --device cpu", &out) == 0, out);
+  CHECK(out.find("mIoU") != std::string::npos);
+  CHECK(fs::exists(dir.path() / "runs/a/eval/test/report.md"));
+  CHECK(fs::exists(dir.path() / "runs/a/config.json"));
+  // Every metrics.jsonl line is JSON.
+  std::ifstream jl(dir.path() / "runs/a/metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(jl, line)) {
+    CHECK(nlohmann::json::parse(line, nullptr, false).is_object());
+    ++lines;
+  }
+  CHECK(lines >= 4);
+
+  // Ctrl-C: a long run is interrupted after its first log line, saves, and resumes.
+  const std::string long_run = train + " --iters 100000 --log-interval 1 --run b";
+  const std::string script =
+      "(" + long_run + " > " + d + "/b.log 2>&1 & pid=$!; "
+      "for i in $(seq 1 600); do grep -q '\"lr\"' " + d + "/runs/b/metrics.jsonl 2>/dev/null && break; sleep 0.1; done; "
+      "kill -INT $pid; wait $pid; echo \"exit=$?\")";
+  REQUIRE(test::run_command(script, &out) == 0);
+  CHECK_MESSAGE(out.find("exit=130") != std::string::npos, out);
+  CHECK(fs::exists(dir.path() / "runs/b/checkpoints/latest.json"));
+  auto latest = read_json_file(dir.path() / "runs/b/checkpoints/latest.json");
+  CHECK(latest["iter"].get<int>() >= 1);
+
+  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " train " + d + " --run b --resume --iters " +
+                                        std::to_string(latest["iter"].get<int>() + 2) +
+                                        " --device cpu --threads 2", &out) == 0, out);
+  CHECK(read_json_file(dir.path() / "runs/b/checkpoints/latest.json")["iter"].get<int>() ==
+        latest["iter"].get<int>() + 2);
+  REQUIRE(test::run_command(excap_cmd() + " eval " + d + " --run b --device cpu", &out) == 0);
+  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " compare " + d + " --runs a,b --out " + d + "/t5.md", &out) == 0, out);
+  CHECK(out.find("| a | MTCSN | Tiny | 6 |") != std::string::npos);
+  CHECK(fs::exists(dir.path() / "t5.md"));
+  // Bad input: a clear message and a non-zero exit.
+  CHECK(test::run_command(excap_cmd() + " eval " + d + " --run nope", &out) != 0);
+  CHECK(out.find("nope") != std::string::npos);
+  CHECK(test::run_command(excap_cmd() + " train " + d + " --split syn --size 32 --backbone tiny "
+                          "--iters 2 --run c --device cuda", &out) != 0);
+  CHECK(out.find("CUDA") != std::string::npos);
+}
+
+TEST_CASE("cli: bench train runs the C++ step next to the same network in PyTorch Python") {
+  const std::string py = test::reference_python();
+  std::string out;
+  const std::string cmd = excap_cmd() +
+                          " bench train --model mtcsn --backbone resnet18 --size 64 --batch 2 --iters 2 "
+                          "--warmup 1 --threads 2 --device cpu --no-conv-peak --python " +
+                          (py.empty() ? std::string("none") : py);
+  REQUIRE_MESSAGE(test::run_command(cmd, &out) == 0, out);
+  std::cout << out;
+  CHECK(out.find("C++") != std::string::npos);
+  if (!py.empty()) {
+    CHECK_MESSAGE(out.find("Python ") != std::string::npos, out);
+    CHECK(out.find("loaded strictly") != std::string::npos);
+  }
+}

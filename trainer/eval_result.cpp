@@ -1,0 +1,74 @@
+#include "trainer/eval_result.h"
+
+#include <nlohmann/json.hpp>
+
+#include "dataset/error.h"
+#include "dataset/project.h"
+#include "dataset/safetensors.h"
+
+namespace excap::trainer {
+
+void score(EvalResult& r) {
+  const std::size_t n = r.data.ids.size();
+  if (r.has_cls) {
+    ClassificationMetrics cm(static_cast<int>(r.data.cd_names.size()));
+    const std::uint8_t* truth = r.data.cd.data();
+    for (std::size_t i = 0; i < n; ++i) cm.process(truth[i], r.pred_cd.at(i));
+    r.cls = cm.compute();
+  }
+  if (r.has_seg) {
+    SegmentationMetrics sm(static_cast<int>(r.data.tissue_names.size()), r.data.ignore_index);
+    const std::size_t px = std::size_t(r.data.size) * r.data.size;
+    if (r.pred_masks.size() != n * px) throw Error("evaluation", "prediction size mismatch");
+    sm.process(r.pred_masks.data(), r.data.masks.data(), n * px);
+    r.seg = sm.compute();
+  }
+}
+
+nlohmann::json eval_json(const EvalResult& r) {
+  nlohmann::json j = {{"format", "excap-eval"},
+                      {"version", 1},
+                      {"run", r.run},
+                      {"split", r.data.split},
+                      {"subset", r.subset},
+                      {"checkpoint", r.checkpoint},
+                      {"iteration", r.iteration},
+                      {"count", r.data.ids.size()},
+                      {"size", r.data.size},
+                      {"seconds", r.seconds},
+                      {"created", now_iso8601()},
+                      {"definitions",
+                       "segmentation: mmsegmentation IoUMetric (areas summed over the subset, "
+                       "ignore_index dropped, NaN classes left out of mIoU/mAcc); classification: "
+                       "scikit-learn average='macro', zero_division=0"}};
+  if (r.has_cls) j["classification"] = to_json(r.cls, r.data.cd_names);
+  if (r.has_seg) j["segmentation"] = to_json(r.seg, r.data.tissue_names);
+  return j;
+}
+
+fs::path eval_dir(const fs::path& run_dir, const std::string& subset) {
+  return run_dir / "eval" / subset;
+}
+
+fs::path write_eval_files(const fs::path& run_dir, const EvalResult& r,
+                          bool write_predictions_tensor) {
+  const fs::path dir = eval_dir(run_dir, r.subset);
+  ensure_dir(dir);
+  write_json_atomic(dir / "metrics.json", eval_json(r));
+  if (write_predictions_tensor) {
+    namespace st = excap::safetensors;
+    st::File f;
+    const auto n = static_cast<std::int64_t>(r.data.ids.size());
+    f.metadata = {{"format", "excap-predictions"},
+                  {"version", "1"},
+                  {"ids", nlohmann::json(r.data.ids).dump()}};
+    if (r.has_seg)
+      f.tensors["pred_masks"] =
+          st::Tensor(st::DType::U8, {n, r.data.size, r.data.size}, r.pred_masks);
+    if (r.has_cls) f.tensors["pred_cd"] = st::Tensor(st::DType::U8, {n}, r.pred_cd);
+    st::write(dir / "predictions.safetensors", f);
+  }
+  return dir;
+}
+
+}  // namespace excap::trainer

@@ -1,0 +1,42 @@
+// What an evaluation produced, as plain data (no LibTorch, no OpenCV): the
+// evaluator fills it, metrics.json and the report are written from it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "dataset/fsutil.h"
+#include "trainer/metrics.h"
+#include "trainer/packed.h"
+
+namespace excap::trainer {
+
+struct EvalResult {
+  std::string run, subset, checkpoint;  // checkpoint: "best" | "latest" | a path
+  int iteration = 0;                    // training iteration of the weights
+  bool has_cls = false, has_seg = false;
+  PackedSubset data;                         // the evaluated frames (images, masks, cd, ids)
+  std::vector<std::uint8_t> pred_cd;         // [N]
+  std::vector<std::uint8_t> pred_masks;      // [N * size * size]
+  ClassificationMetrics::Result cls;
+  SegmentationMetrics::Result seg;
+  double seconds = 0;  // wall time of the forward passes
+};
+
+// Computes the metrics of `r` from its predictions and ground truth (fills r.cls / r.seg).
+void score(EvalResult& r);
+
+// {"format":"excap-eval","version":1, run, subset, checkpoint, iteration,
+//  count, "classification": {...}, "segmentation": {...}}
+nlohmann::json eval_json(const EvalResult& r);
+
+// <run_dir>/eval/<subset>/
+fs::path eval_dir(const fs::path& run_dir, const std::string& subset);
+
+// metrics.json, and predictions.safetensors (pred_masks U8 [N,H,W], pred_cd U8 [N],
+// ids in metadata) for builds without OpenCV; returns the folder.
+fs::path write_eval_files(const fs::path& run_dir, const EvalResult& r, bool write_predictions_tensor);
+
+}  // namespace excap::trainer

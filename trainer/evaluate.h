@@ -1,0 +1,35 @@
+// Inference over a packed subset and the metrics of DESIGN.md: used for
+// validation during training and by `excap eval`.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+#include "model/model.h"
+#include "trainer/data.h"
+#include "trainer/eval_result.h"
+#include "trainer/run_eval.h"
+
+namespace excap::trainer {
+
+// "auto" -> CUDA when available, else CPU. "cuda" without a usable GPU throws
+// an Error that says so (and whether this LibTorch was built with CUDA at all).
+torch::Device resolve_device(const std::string& name);
+
+// Sets the intra-op thread count (0: all hardware threads); returns the count used.
+int configure_threads(int threads);
+
+// Moves the model to `device`; on CUDA also turns 4-D weights channels-last
+// (NHWC convolutions are the fast path of cuDNN with tensor cores).
+void place_model(model::MultiTaskNetImpl& net, const torch::Device& device);
+
+// Predicted CD and masks for every frame of `data` (eval mode, no grad).
+void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
+             int batch, bool channels_last, EvalResult& out);
+
+// The headline scores of a scored result, for logs and best-checkpoint choice:
+// accuracy, precision, recall, f1 (classification), aAcc, mIoU, mAcc (segmentation).
+std::map<std::string, double> headline_scores(const EvalResult& r);
+
+}  // namespace excap::trainer

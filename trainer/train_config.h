@@ -1,0 +1,54 @@
+// The full, resolved configuration of a training run (runs/NAME/config.json).
+// Plain data, no LibTorch. Defaults are the paper's recipe with
+// mmsegmentation's schedule (DESIGN.md "The model").
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "model/config.h"
+
+namespace excap::trainer {
+
+struct TrainConfig {
+  std::string run;    // runs/<run>/
+  std::string split;  // packed/<split>-<size>/{train,val}.safetensors
+  std::string train_subset = "train", val_subset = "val";
+  int size = 240;  // paper: all images resized to 240x240
+  model::ModelConfig model;
+
+  int iters = 30000;  // paper Table 5: 30k iterations
+  int batch = 8;      // paper: batch size 8
+  double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;  // mmseg SGD defaults
+  double poly_power = 0.9, min_lr = 1e-4;                 // mmseg PolyLR(power=0.9, min_lr=1e-4)
+  double alpha = 0.1;                                     // paper Eq. 3: consistency weight
+  bool learned_task_weights = false;                      // Kendall et al. 2018 uncertainty weights
+  bool augment = true;
+
+  int val_interval = 0;         // 0: iters / 10 (at least 1)
+  int log_interval = 10;        // iterations between metrics.jsonl loss lines
+  int checkpoint_interval = 0;  // 0: same as val_interval
+  // Best checkpoint: "auto" = mean of val CD accuracy and val mIoU for
+  // multi-task models, accuracy for classifiers, mIoU for segmenters.
+  std::string best_metric = "auto";
+
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string amp = "off";      // off | fp16 | bf16 (CUDA only)
+  int threads = 0;              // intra-op threads; 0 = all hardware threads
+  std::uint64_t seed = 0;
+  std::string init;  // optional weights (safetensors) loaded by name before training
+  double explode_loss = 1e4;  // a total loss above this (or NaN/inf) stops the run
+
+  int effective_val_interval() const;
+  int effective_checkpoint_interval() const;
+};
+
+// Poly decay as mmcv's PolyLrUpdaterHook: (base - min) * (1 - it/max)^power + min.
+double poly_lr(double base_lr, double min_lr, double power, int iter, int max_iters);
+
+void to_json(nlohmann::json& j, const TrainConfig& c);
+void from_json(const nlohmann::json& j, TrainConfig& c);  // missing keys keep defaults
+void validate(const TrainConfig& c);                      // throws Error("train config", ...)
+
+}  // namespace excap::trainer
