@@ -18,6 +18,10 @@
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
 #endif
+#ifdef EXCAP_HAVE_TRIAGE
+#include "dataset/stage1.h"
+#include "trainer/triage.h"
+#endif
 
 namespace excap::cli {
 
@@ -90,7 +94,9 @@ int run_demo(const DemoOptions& o) {
   }
   {
     Stage s("stage III: agreement between the two annotators");
-    const AgreementReport report = compute_agreement(project, {o.auto_accept_iou});
+    AgreementOptions ao;
+    ao.auto_accept_iou = o.auto_accept_iou;
+    const AgreementReport report = compute_agreement(project, ao);
     const fs::path dir = project.root() / "reports" / "agreement";
     write_agreement_report(project, report, dir);
     std::cout << indent(agreement_summary(report)) << "   report: " << (dir / "agreement.md").string()
@@ -188,6 +194,32 @@ int run_demo(const DemoOptions& o) {
               << 100 * r.seg.mIoU << "%\n";
     std::cout.unsetf(std::ios::fixed);
     std::cout << "   report: " << report.string() << "\n";
+  }
+#endif
+#ifdef EXCAP_HAVE_TRIAGE
+  {
+    Stage s("triage: mark the clear, informative frames of a whole video");
+    // The video of a test-subset patient: with the split grouped by patient,
+    // the model never saw any of its frames.
+    const Split split = load_split(project, "main");
+    const auto& test_ids = split.subsets.at("test");
+    std::string video_id;
+    for (const auto& f : project.load_frames())
+      if (!test_ids.empty() && f.id == test_ids.front()) video_id = f.video;
+    if (video_id.empty()) throw Error(project.split_path("main").string(), "empty test subset");
+    trainer::TriageOptions to;
+    to.video = video_source(project, video_id);
+    to.run_dir = project.run_dir("demo-mtcsn");
+    to.threads = o.threads;
+    const trainer::TriageResult r = trainer::run_triage(to);
+    const fs::path out = o.dir / fs::path("triage");
+    trainer::write_triage_outputs(r, out);
+    std::cout << "   " << to.video.string() << " (video " << video_id << ", "
+              << (split.group == "patient" ? "held out from training" : "its frames may be in training")
+              << "): " << r.processed << " frames processed, " << r.kept << " kept (quota "
+              << r.quota << ")\n   " << (out / "frames.csv").string() << ", "
+              << (out / "timeline.png").string() << ", " << (out / "contact_sheet.png").string()
+              << "\n";
   }
 #endif
   std::cout << "\ndemo finished: project at " << project.root().string()
