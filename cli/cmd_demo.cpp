@@ -39,7 +39,7 @@ struct DemoOptions {
   // CPU; --backbone resnet50 --size 240 --iters 30000 is the paper's recipe.
   std::string backbone = "tiny";
   int size = 96;
-  int iters = 400;
+  int iters = 2000;
   int batch = 8;
   int threads = 0;
 };
