@@ -31,6 +31,8 @@ double peak_rss_mb() {
   return u.ru_maxrss / 1024.0;  // Linux reports KiB
 }
 
+}  // namespace
+
 std::string run_capture(const std::string& cmd, int* status) {
   std::string out;
   FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
@@ -44,12 +46,11 @@ std::string run_capture(const std::string& cmd, int* status) {
   return out;
 }
 
-std::string quote(const std::string& s) {
+std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
-}  // namespace
 
 double measure_conv_peak(const std::string& device_name) {
   const torch::Device device = resolve_device(device_name);
@@ -125,8 +126,8 @@ BenchTrainResult bench_train(const BenchTrainOptions& o) {
       r.python_note = "the Python peer runs on CPU only; skipped for a CUDA benchmark";
     } else {
       std::ostringstream cmd;
-      cmd << quote(o.python) << " " << quote(o.python_script.string()) << " --weights "
-          << quote(weights.string()) << " --size " << o.size << " --batch " << o.batch
+      cmd << shell_quote(o.python) << " " << shell_quote(o.python_script.string()) << " --weights "
+          << shell_quote(weights.string()) << " --size " << o.size << " --batch " << o.batch
           << " --iters " << o.iters << " --warmup " << o.warmup << " --threads " << r.threads;
       int status = 0;
       const std::string out = run_capture(cmd.str(), &status);

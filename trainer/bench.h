@@ -46,4 +46,10 @@ double measure_conv_peak(const std::string& device);
 std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r);
 nlohmann::json bench_json(const BenchTrainOptions& o, const BenchTrainResult& r);
 
+// Runs a shell command (the Python peers of the benchmarks) and returns its
+// stdout and stderr; *status gets pclose's status (-1 when it could not start).
+std::string run_capture(const std::string& cmd, int* status);
+// `s` as one single-quoted shell word.
+std::string shell_quote(const std::string& s);
+
 }  // namespace excap::trainer

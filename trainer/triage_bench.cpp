@@ -19,24 +19,6 @@ namespace excap::trainer {
 
 namespace {
 
-std::string run_capture(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  *status = ::pclose(p);
-  return out;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 std::string fixed(double v, int decimals) {
   char b[64];
@@ -113,9 +95,9 @@ BenchTriageResult bench_triage(const BenchTriageOptions& bo) {
       ensure_dir(tmp);
       write_png_atomic(tmp / "fov.png", ref.fov.mask(cv::Size(ref.info.width, ref.info.height)));
       std::ostringstream cmd;
-      cmd << quote(bo.python) << " " << quote(bo.python_script.string()) << " --weights "
-          << quote(model.weights.string()) << " --video " << quote(o.video.string()) << " --fov "
-          << quote((tmp / "fov.png").string()) << " --size " << res.size << " --batch " << res.batch
+      cmd << shell_quote(bo.python) << " " << shell_quote(bo.python_script.string()) << " --weights "
+          << shell_quote(model.weights.string()) << " --video " << shell_quote(o.video.string()) << " --fov "
+          << shell_quote((tmp / "fov.png").string()) << " --size " << res.size << " --batch " << res.batch
           << " --threads " << res.threads << " --max-frames " << main.frames;
       if (o.every_n > 0) cmd << " --every " << o.every_n;
       else if (o.fps > 0) cmd << " --fps " << o.fps;
