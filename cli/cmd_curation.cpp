@@ -4,14 +4,14 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "dataset/adjudication.h"
-#include "dataset/agreement.h"
-#include "dataset/assign.h"
-#include "dataset/error.h"
-#include "dataset/exchange.h"
-#include "dataset/imageio.h"
-#include "dataset/project.h"
-#include "dataset/split.h"
+#include "curation/adjudication.h"
+#include "curation/agreement.h"
+#include "curation/assign.h"
+#include "common/error.h"
+#include "exchange/exchange.h"
+#include "media/imageio.h"
+#include "store/project.h"
+#include "curation/split.h"
 
 namespace excap::cli {
 
@@ -80,7 +80,7 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("--auto-accept", *threshold,
                   "Accept frames whose annotators gave the same CD and whose masks reach this "
-                  "mean IoU (rule in dataset/adjudication.h); never touches decided frames")
+                  "mean IoU (rule in curation/adjudication.h); never touches decided frames")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--dry-run", opt->dry_run, "Count what auto-accept would do, write nothing");
   cmd->add_flag("--list", *list, "List the undecided frames");

@@ -5,22 +5,22 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "dataset/adjudication.h"
-#include "dataset/agreement.h"
-#include "dataset/error.h"
-#include "dataset/project.h"
-#include "dataset/sample.h"
-#include "dataset/split.h"
-#include "dataset/validate.h"
+#include "curation/adjudication.h"
+#include "curation/agreement.h"
+#include "common/error.h"
+#include "store/project.h"
+#include "sample/sample.h"
+#include "curation/split.h"
+#include "store/validate.h"
 #ifdef EXCAP_HAVE_TORCH
 #include "trainer/pack.h"
-#include "trainer/report.h"
+#include "report/eval_report.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
-#include "dataset/stage1.h"
-#include "trainer/triage.h"
+#include "stage1/stage1.h"
+#include "triage/triage.h"
 #endif
 
 namespace excap::cli {

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
-#include "dataset/fsutil.h"
-#include "dataset/safetensors.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/safetensors.h"
 #include "model/flops.h"
 #include "model/model.h"
 #include "model/tensor_io.h"

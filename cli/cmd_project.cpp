@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
-#include "dataset/ids.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "store/project.h"
 #ifdef EXCAP_HAVE_OPENCV
-#include "dataset/validate.h"
+#include "store/validate.h"
 #endif
 
 namespace excap::cli {

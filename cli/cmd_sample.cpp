@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
+#include "common/error.h"
 #ifdef EXCAP_HAVE_OPENCV
-#include "dataset/sample.h"
+#include "sample/sample.h"
 #endif
 
 namespace excap::cli {

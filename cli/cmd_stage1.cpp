@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
-#include "dataset/stage1.h"
+#include "common/error.h"
+#include "stage1/stage1.h"
 
 namespace excap::cli {
 

@@ -10,16 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
-#include "dataset/project.h"
-#include "trainer/bench.h"
-#include "trainer/compare.h"
+#include "common/error.h"
+#include "store/project.h"
+#include "bench/train_bench.h"
+#include "report/compare.h"
 #include "trainer/eval_result.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
 #ifdef EXCAP_HAVE_OPENCV
 #include "trainer/pack.h"
-#include "trainer/report.h"
+#include "report/eval_report.h"
 #endif
 
 #ifndef EXCAP_SOURCE_DIR

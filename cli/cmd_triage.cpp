@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
-#include "dataset/stage1.h"
-#include "trainer/triage.h"
-#include "trainer/triage_bench.h"
+#include "common/error.h"
+#include "stage1/stage1.h"
+#include "triage/triage.h"
+#include "bench/triage_bench.h"
 
 namespace excap::cli {
 

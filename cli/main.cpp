@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "dataset/error.h"
+#include "common/error.h"
 
 #ifndef EXCAP_VERSION
 #define EXCAP_VERSION "0.0.0"

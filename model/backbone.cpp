@@ -3,7 +3,7 @@
 #include <array>
 #include <type_traits>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

@@ -1,4 +1,4 @@
-#include "dataset/error.h"
+#include "common/error.h"
 #include "model/backbone.h"
 
 namespace excap::model {

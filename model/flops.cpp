@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

@@ -1,6 +1,6 @@
 #include "model/heads.h"
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

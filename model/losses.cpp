@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

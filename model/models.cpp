@@ -1,6 +1,6 @@
 #include <torch/torch.h>
 
-#include "dataset/error.h"
+#include "common/error.h"
 #include "model/backbone.h"
 #include "model/heads.h"
 #include "model/model.h"

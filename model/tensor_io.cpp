@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::model {
 

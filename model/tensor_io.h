@@ -1,4 +1,4 @@
-// Adapters between LibTorch tensors and safetensors entries (dataset/safetensors.h).
+// Adapters between LibTorch tensors and safetensors entries (common/safetensors.h).
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "dataset/safetensors.h"
+#include "common/safetensors.h"
 
 namespace excap::model {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "dataset/error.h"
-#include "dataset/safetensors.h"
+#include "common/error.h"
+#include "common/safetensors.h"
 #include "model/tensor_io.h"
 
 namespace excap::model {

@@ -114,7 +114,7 @@ class Net(nn.Module):
 
 
 def frame_indices(total, video_fps, every, fps):
-    """dataset/stage1.cpp clip_frame_indices over the whole video."""
+    """stage1/stage1.cpp clip_frame_indices over the whole video."""
     if every > 0:
         return list(range(0, total, every))
     if fps <= 0 or fps >= video_fps:

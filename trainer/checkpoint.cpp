@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "store/project.h"
 #include "model/tensor_io.h"
 #include "model/weights.h"
 

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 #include "model/losses.h"
 #include "model/model.h"
 

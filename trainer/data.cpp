@@ -4,7 +4,7 @@
 #include <numeric>
 #include <random>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::trainer {
 

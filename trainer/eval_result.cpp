@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
-#include "dataset/safetensors.h"
+#include "common/error.h"
+#include "store/project.h"
+#include "common/safetensors.h"
 
 namespace excap::trainer {
 

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "dataset/fsutil.h"
-#include "trainer/metrics.h"
+#include "common/fsutil.h"
+#include "metrics/metrics.h"
 #include "trainer/packed.h"
 
 namespace excap::trainer {

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
-#include "dataset/ids.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "store/project.h"
 #include "trainer/checkpoint.h"
 #include "trainer/train_config.h"
 

@@ -4,10 +4,10 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/error.h"
-#include "dataset/imageio.h"
-#include "dataset/project.h"
-#include "dataset/split.h"
+#include "common/error.h"
+#include "media/imageio.h"
+#include "store/project.h"
+#include "curation/split.h"
 #include "trainer/packed.h"
 
 namespace excap::trainer {
@@ -37,7 +37,7 @@ std::vector<PackedSubsetSummary> pack_split(const Project& project, const PackOp
   if (options.size < 16 || options.size > 4096)
     throw Error("--size", "must be between 16 and 4096 pixels");
   const LabelSchema& schema = project.meta().schema;
-  const Split split = load_split(project, options.split);  // dataset/split.h (`excap split`)
+  const Split split = load_split(project, options.split);  // curation/split.h (`excap split`)
   const fs::path out_dir =
       options.out_dir.empty() ? packed_dir(project.root(), options.split, options.size)
                               : options.out_dir;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 
 namespace excap {
 class Project;

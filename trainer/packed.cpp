@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "store/project.h"
 
 namespace excap::trainer {
 

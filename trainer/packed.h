@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "dataset/fsutil.h"
-#include "dataset/safetensors.h"
+#include "common/fsutil.h"
+#include "common/safetensors.h"
 
 namespace excap::trainer {
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 #include "trainer/eval_result.h"
 
 namespace excap::trainer {

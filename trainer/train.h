@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 #include "trainer/train_config.h"
 
 namespace excap::trainer {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::trainer {
 

@@ -20,8 +20,8 @@
 #include "annotator/core/tools.h"
 #include "annotator/ui/label_workspace.h"
 #include "annotator/ui/studio.h"
-#include "dataset/error.h"
-#include "dataset/imageio.h"
+#include "common/error.h"
+#include "media/imageio.h"
 
 using namespace excap;
 using namespace excap::studio;

@@ -1,5 +1,5 @@
 // The expert's side of stage III as the studio needs it, on top of
-// dataset/adjudication.h (the stage-III library): the queue of frames
+// curation/adjudication.h (the stage-III library): the queue of frames
 // waiting for a decision, the two annotations shown as "Annotator 1/2", the
 // connected regions where they disagree, and the final label being built as
 // an undoable LabelDocument. Accepting goes through the library's
@@ -18,8 +18,8 @@
 #include <opencv2/core.hpp>
 
 #include "annotator/core/label_document.h"
-#include "dataset/adjudication.h"
-#include "dataset/project.h"
+#include "curation/adjudication.h"
+#include "store/project.h"
 
 namespace excap::annotator {
 

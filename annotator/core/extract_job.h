@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "dataset/stage1.h"
+#include "stage1/stage1.h"
 
 namespace excap::annotator {
 

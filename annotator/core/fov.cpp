@@ -2,8 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/error.h"
-#include "dataset/frameops.h"
+#include "common/error.h"
+#include "media/frameops.h"
 
 namespace excap::annotator {
 

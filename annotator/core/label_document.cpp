@@ -3,7 +3,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "annotator/core/tools.h"
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::annotator {
 

@@ -10,7 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "annotator/core/undo.h"
-#include "dataset/schema.h"
+#include "store/schema.h"
 
 namespace excap::annotator {
 

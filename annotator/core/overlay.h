@@ -6,7 +6,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "dataset/schema.h"
+#include "store/schema.h"
 
 namespace excap::annotator {
 

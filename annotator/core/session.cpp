@@ -5,8 +5,8 @@
 
 #include "annotator/core/fov.h"
 #include "annotator/core/tools.h"
-#include "dataset/error.h"
-#include "dataset/imageio.h"
+#include "common/error.h"
+#include "media/imageio.h"
 
 namespace excap::annotator {
 

@@ -15,7 +15,7 @@
 
 #include "annotator/core/autosave.h"
 #include "annotator/core/label_document.h"
-#include "dataset/project.h"
+#include "store/project.h"
 
 namespace excap::annotator {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "dataset/error.h"
-#include "dataset/video.h"
+#include "common/error.h"
+#include "media/video.h"
 
 namespace excap::annotator {
 

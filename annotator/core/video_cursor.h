@@ -14,7 +14,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 
 namespace excap {
 class VideoReader;

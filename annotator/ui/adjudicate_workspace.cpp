@@ -5,7 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "annotator/ui/adjudicate_panels.h"
-#include "dataset/project.h"
+#include "store/project.h"
 
 namespace excap::studio {
 

@@ -1,7 +1,7 @@
 // Imported videos and the clips of the selected one, with editable notes.
 #include "annotator/ui/clips_panels.h"
 #include "annotator/ui/clips_workspace.h"
-#include "dataset/stage1.h"
+#include "stage1/stage1.h"
 
 #include <imgui.h>
 #include <imgui_stdlib.h>

@@ -6,7 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "annotator/ui/clips_panels.h"
-#include "dataset/stage1.h"
+#include "stage1/stage1.h"
 
 namespace excap::studio {
 

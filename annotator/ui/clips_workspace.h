@@ -14,7 +14,7 @@
 #include "annotator/ui/gl_texture.h"
 #include "annotator/ui/panel.h"
 #include "annotator/ui/settings.h"
-#include "dataset/project.h"
+#include "store/project.h"
 
 namespace excap::studio {
 

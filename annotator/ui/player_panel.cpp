@@ -8,7 +8,7 @@
 
 #include "annotator/ui/clips_panels.h"
 #include "annotator/ui/clips_workspace.h"
-#include "dataset/stage1.h"
+#include "stage1/stage1.h"
 
 namespace excap::studio {
 

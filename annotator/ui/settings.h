@@ -4,7 +4,7 @@
 #pragma once
 #include <string>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 
 namespace excap::studio {
 

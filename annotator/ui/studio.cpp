@@ -6,7 +6,7 @@
 #include "annotator/ui/adjudicate_workspace.h"
 #include "annotator/ui/clips_workspace.h"
 #include "annotator/ui/label_workspace.h"
-#include "dataset/error.h"
+#include "common/error.h"
 
 namespace excap::studio {
 

@@ -6,8 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/imageio.h"
-#include "dataset/project.h"
+#include "media/imageio.h"
+#include "store/project.h"
 
 namespace excap::test {
 

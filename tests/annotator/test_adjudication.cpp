@@ -5,7 +5,7 @@
 #include "annotator/core/adjudication_document.h"
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
-#include "dataset/error.h"
+#include "common/error.h"
 #include "studio_fixture.h"
 #include "test_support.h"
 

@@ -6,8 +6,8 @@
 
 #include "annotator/core/extract_job.h"
 #include "annotator/core/video_cursor.h"
-#include "dataset/stage1.h"
-#include "dataset/video.h"
+#include "stage1/stage1.h"
+#include "media/video.h"
 #include "studio_fixture.h"
 #include "test_support.h"
 

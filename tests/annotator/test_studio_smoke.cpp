@@ -12,7 +12,7 @@
 
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
-#include "dataset/stage1.h"
+#include "stage1/stage1.h"
 #include "studio_fixture.h"
 #include "test_support.h"
 

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 #include "test_support.h"
 
 using namespace excap::test;

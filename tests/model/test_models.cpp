@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "dataset/error.h"
+#include "common/error.h"
 #include "model/flops.h"
 #include "model/heads.h"
 #include "model/losses.h"

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "dataset/error.h"
-#include "dataset/fsutil.h"
-#include "dataset/safetensors.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/safetensors.h"
 #include "model/backbone.h"
 #include "model/model.h"
 #include "model/tensor_io.h"

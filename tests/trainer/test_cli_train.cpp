@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/project.h"
+#include "store/project.h"
 #include "test_support.h"
 #include "trainer_fixtures.h"
 

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/error.h"
-#include "dataset/imageio.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "media/imageio.h"
+#include "store/project.h"
 #include "test_support.h"
 #include "trainer/data.h"
 #include "trainer/pack.h"

@@ -9,15 +9,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "store/project.h"
 #include "model/tensor_io.h"
 #include "test_support.h"
 #include "trainer/checkpoint.h"
-#include "trainer/compare.h"
+#include "report/compare.h"
 #include "trainer/eval_result.h"
 #include "trainer/pack.h"
-#include "trainer/report.h"
+#include "report/eval_report.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
 #include "trainer_fixtures.h"

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/imageio.h"
-#include "dataset/project.h"
-#include "dataset/schema.h"
+#include "media/imageio.h"
+#include "store/project.h"
+#include "store/schema.h"
 #include "test_support.h"
 
 namespace excap::test {

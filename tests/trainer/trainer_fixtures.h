@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 
 namespace excap::test {
 

@@ -1,11 +1,11 @@
-// Batch-norm folding (trainer/infer_fast.h): the fast path gives the model's
+// Batch-norm folding (triage/infer_fast.h): the fast path gives the model's
 // own eval-mode outputs to 1e-4, with non-trivial BN statistics.
 #include <doctest/doctest.h>
 
 #include <torch/torch.h>
 
 #include "model/model.h"
-#include "trainer/infer_fast.h"
+#include "triage/infer_fast.h"
 
 // glog (pulled in by LibTorch) defines CHECK too; the assertions here are doctest's.
 #undef CHECK

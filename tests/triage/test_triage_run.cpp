@@ -14,12 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
+#include "common/error.h"
+#include "store/project.h"
 #include "test_support.h"
 #include "trainer/train.h"
-#include "trainer/triage.h"
-#include "trainer/triage_bench.h"
+#include "triage/triage.h"
+#include "bench/triage_bench.h"
 #include "triage_fixture.h"
 
 // glog (pulled in by LibTorch) defines CHECK too; the assertions here are doctest's.

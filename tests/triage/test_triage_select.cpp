@@ -1,10 +1,10 @@
-// The selection rule of trainer/triage_select.h on hand-made frame lists.
+// The selection rule of triage/select.h on hand-made frame lists.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "trainer/triage_select.h"
+#include "triage/select.h"
 
 using namespace excap::trainer;
 

@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "dataset/error.h"
-#include "dataset/project.h"
-#include "dataset/safetensors.h"
-#include "dataset/schema.h"
-#include "dataset/synth.h"
-#include "dataset/video.h"
+#include "common/error.h"
+#include "store/project.h"
+#include "common/safetensors.h"
+#include "store/schema.h"
+#include "sample/synth.h"
+#include "media/video.h"
 #include "trainer/packed.h"
 #include "trainer/train.h"
 

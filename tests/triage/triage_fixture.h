@@ -6,7 +6,7 @@
 #pragma once
 #include <vector>
 
-#include "dataset/fsutil.h"
+#include "common/fsutil.h"
 
 namespace excap::test {
 

@@ -1,0 +1,142 @@
+// Stage III agreement between annotators: Cohen's kappa and a confusion
+// matrix on the clearness degree, per-class IoU/Dice between masks, the
+// frames that need an expert, and CD/mask consistency flags.
+#pragma once
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+#include <opencv2/core.hpp>
+
+#include "common/fsutil.h"
+#include "store/schema.h"
+
+namespace excap {
+
+class Project;
+
+// ---- Clearness degree: kappa ----
+
+// k x k counts, row-major; rows = first rater, columns = second rater.
+std::vector<long long> confusion_matrix(const std::vector<int>& a, const std::vector<int>& b,
+                                        int k);
+
+enum class KappaWeights { None, Linear, Quadratic };
+
+// Cohen's kappa from a confusion matrix, as scikit-learn's cohen_kappa_score
+// computes it: 1 - sum(w*O) / sum(w*E), E the outer product of the margins
+// over n. NaN when undefined (no items, or both raters used one same class).
+double cohen_kappa(const std::vector<long long>& confusion, int k,
+                   KappaWeights weights = KappaWeights::None);
+double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k,
+                   KappaWeights weights = KappaWeights::None);
+
+// ---- Masks: IoU and Dice ----
+
+// Per-class areas of two masks; pixels that either mask leaves unlabeled
+// (the ignore index) are dropped, as mmsegmentation drops them.
+struct ClassAreas {
+  std::vector<long long> intersection, area_a, area_b;
+  long long compared = 0;   // pixels labeled in both
+  long long equal = 0;      // of those, same class
+  long long unlabeled = 0;  // pixels unlabeled in either
+  explicit ClassAreas(int num_classes = 0)
+      : intersection(num_classes, 0), area_a(num_classes, 0), area_b(num_classes, 0) {}
+  void add(const ClassAreas& o);
+  // IoU = I / (A + B - I); Dice = 2I / (A + B); NaN for a class absent from both.
+  std::vector<double> iou() const;
+  std::vector<double> dice() const;
+  double mean_iou() const;  // over classes that are not NaN; NaN when none
+  double pixel_agreement() const { return compared ? double(equal) / compared : std::nan(""); }
+};
+
+// Throws Error when sizes differ; values >= num_classes (not ignore) count as
+// their own "class" nowhere: they are dropped like unlabeled pixels.
+ClassAreas compare_masks(const cv::Mat& a, const cv::Mat& b, int num_classes, int ignore_index);
+
+// ---- CD / mask consistency ----
+
+struct ConsistencyRules {
+  double invisible_max_visible_share = 0.5;  // "invisible" but mostly clear tissue/lesion
+  double clear_max_invisible_share = 0.5;    // "clear" but mostly bubble/excreta cover
+  double clear_max_blurred_share = 0.5;      // "clear" but mostly blurred tissue
+  double blur_min_blurred_share = 0.01;      // "blur" with (almost) no blurred tissue...
+  double blur_visible_share = 0.5;           // ...and mostly clear tissue
+};
+
+struct ConsistencyFlag {
+  std::string frame;
+  std::string user;  // annotator id, or "final"
+  std::string rule;  // e.g. "invisible-but-clear", "incomplete-mask"
+  std::string message;
+  double value = 0;  // the share or count that tripped the rule
+};
+
+// Shares are over the field of view (labeled pixels that are not
+// background). Rules whose classes the schema lacks (by name) are skipped.
+std::vector<ConsistencyFlag> check_consistency(const std::string& frame, const std::string& user,
+                                               std::optional<int> cd, const cv::Mat& mask,
+                                               const LabelSchema& schema,
+                                               const ConsistencyRules& rules = {});
+
+// ---- Project report ----
+
+struct AgreementOptions {
+  double auto_accept_iou = 0.9;  // the threshold a frame must reach to skip the expert
+  ConsistencyRules rules;
+  int worst_frames = 12;  // tiles in the disagreement heatmap
+};
+
+struct PairAgreement {
+  std::string a, b;
+  std::vector<long long> cd_confusion;  // rows a, columns b
+  int cd_frames = 0;
+  double kappa = std::nan("");
+  double kappa_quadratic = std::nan("");  // CD is ordinal: clear < blur < invisible
+  double cd_agreement = std::nan("");     // observed share of equal CDs
+  ClassAreas areas;                       // summed over the pair's frames
+  int mask_frames = 0;
+};
+
+struct FrameReview {
+  std::string frame;
+  std::string a, b;  // the pair compared (first two annotators with labels)
+  std::optional<int> cd_a, cd_b;
+  bool masks_present = false;
+  bool complete = false;  // both CDs set, both masks present and fully labeled
+  ClassAreas areas;
+  double mean_iou = std::nan("");
+  double pixel_agreement = std::nan("");
+  bool decided = false;  // final/<frame>.json exists
+  std::string decided_by;
+  bool auto_acceptable = false;  // complete, same CD, mean IoU >= threshold
+  double disagreement = 0;       // ranking score, higher = needs an expert more
+};
+
+struct AgreementReport {
+  std::vector<std::string> tissue_names, cd_names;
+  double auto_accept_iou = 0.9;
+  std::vector<PairAgreement> pairs;
+  std::vector<FrameReview> frames;        // one per frame with two labels
+  std::vector<std::string> expert_queue;  // undecided, not auto-acceptable, worst first
+  std::vector<ConsistencyFlag> flags;
+  int frames_assigned = 0, frames_waiting_for_labels = 0;
+};
+
+// The rule the report and auto-accept share; documented in adjudication.h.
+bool frame_auto_acceptable(const FrameReview& r, double iou_threshold);
+
+AgreementReport compute_agreement(const Project& project, const AgreementOptions& opt = {});
+nlohmann::json agreement_to_json(const AgreementReport& r);
+
+// Writes agreement.json, agreement.md and PNGs (per pair: CD confusion
+// matrix, per-class IoU/Dice bars; a heatmap montage of the worst frames).
+void write_agreement_report(const Project& project, const AgreementReport& r,
+                            const fs::path& out_dir, int worst_frames = 12);
+
+// The table printed by `excap agreement`.
+std::string agreement_summary(const AgreementReport& r);
+
+}  // namespace excap

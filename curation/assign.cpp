@@ -1,0 +1,121 @@
+#include "curation/assign.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/error.h"
+#include "common/ids.h"
+#include "store/project.h"
+
+namespace excap {
+
+std::uint64_t SeededRng::next() {
+  std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t SeededRng::below(std::uint64_t n) {
+  if (n <= 1) return 0;
+  const std::uint64_t limit = ~0ull - (~0ull % n);  // reject the biased tail
+  std::uint64_t x;
+  do x = next();
+  while (x >= limit);
+  return x % n;
+}
+
+static void check_options(const AssignOptions& opt) {
+  if (opt.annotators.empty()) throw Error("assign", "no annotators given");
+  std::set<std::string> seen;
+  for (const auto& a : opt.annotators) {
+    require_safe_id(a, "annotator");
+    if (!seen.insert(a).second) throw Error("assign", "annotator '" + a + "' is listed twice");
+  }
+  if (opt.per_frame < 1) throw Error("assign", "--per-frame must be at least 1");
+  if (opt.per_frame > static_cast<int>(opt.annotators.size()))
+    throw Error("assign", "--per-frame " + std::to_string(opt.per_frame) + " needs at least " +
+                              std::to_string(opt.per_frame) + " distinct annotators, got " +
+                              std::to_string(opt.annotators.size()));
+}
+
+AssignResult assign_frames(const std::vector<std::string>& frame_ids, Assignments& assignments,
+                           const AssignOptions& opt) {
+  check_options(opt);
+  AssignResult r;
+  for (const auto& a : opt.annotators) r.load[a] = 0;
+  for (const auto& [frame, users] : assignments)
+    for (const auto& u : users)
+      if (r.load.count(u)) ++r.load[u];
+
+  // The order of new frames is shuffled so that consecutive frames of one
+  // clip are spread over annotators rather than handed out in blocks.
+  std::vector<std::string> todo;
+  for (const auto& f : frame_ids) {
+    auto it = assignments.find(f);
+    if (it == assignments.end() || static_cast<int>(it->second.size()) < opt.per_frame)
+      todo.push_back(f);
+    else
+      ++r.unchanged;
+  }
+  r.frames_total = static_cast<int>(frame_ids.size());
+  SeededRng rng(opt.seed);
+  rng.shuffle(todo);
+  std::map<std::pair<std::string, std::string>, int> pair_count;  // balance pairs too (kappa)
+  for (const auto& [frame, users] : assignments)
+    for (std::size_t i = 0; i < users.size(); ++i)
+      for (std::size_t j = i + 1; j < users.size(); ++j)
+        ++pair_count[std::minmax(users[i], users[j])];
+
+  for (const auto& f : todo) {
+    std::vector<std::string>& users = assignments[f];
+    const bool was_empty = users.empty();
+    while (static_cast<int>(users.size()) < opt.per_frame) {
+      std::vector<std::string> cand;
+      for (const auto& a : opt.annotators)
+        if (std::find(users.begin(), users.end(), a) == users.end()) cand.push_back(a);
+      if (cand.empty()) break;  // frame already holds every listed annotator
+      rng.shuffle(cand);
+      auto key = [&](const std::string& a) {
+        int pairs = 0;
+        for (const auto& u : users) pairs += pair_count[std::minmax(a, u)];
+        return std::make_pair(r.load[a], pairs);
+      };
+      auto best = std::min_element(cand.begin(), cand.end(),
+                                   [&](const auto& x, const auto& y) { return key(x) < key(y); });
+      for (const auto& u : users) ++pair_count[std::minmax(*best, u)];
+      users.push_back(*best);
+      ++r.load[*best];
+    }
+    if (was_empty)
+      ++r.newly_assigned;
+    else
+      ++r.topped_up;
+  }
+  return r;
+}
+
+AssignResult assign_project(const Project& project, const AssignOptions& opt,
+                            const std::string& by) {
+  check_options(opt);
+  for (const auto& a : opt.annotators)
+    if (!project.meta().find_user(a))
+      throw Error("assign", "annotator '" + a + "' is not a user of this project (project.json)");
+  std::vector<std::string> ids;
+  for (const auto& f : project.load_frames()) ids.push_back(f.id);
+  Assignments a = project.load_assignments();
+  AssignResult r = assign_frames(ids, a, opt);
+  if (r.newly_assigned + r.topped_up > 0) {
+    project.save_assignments(a);
+    project.audit(by, "assign",
+                  nlohmann::json{{"annotators", opt.annotators},
+                                 {"per_frame", opt.per_frame},
+                                 {"seed", opt.seed},
+                                 {"new", r.newly_assigned},
+                                 {"topped_up", r.topped_up}});
+  }
+  return r;
+}
+
+}  // namespace excap

@@ -1,0 +1,201 @@
+#include "report/eval_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/error.h"
+#include "media/imageio.h"
+#include "report/plots.h"
+
+namespace excap::trainer {
+
+namespace {
+std::string pct(double v) {
+  if (std::isnan(v)) return "n/a";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", 100.0 * v);
+  return b;
+}
+
+struct Curves {
+  std::map<std::string, plots::LineSeries> loss, val;
+};
+
+// metrics.jsonl lines: {"iter":..,"loss":..,"loss_cls":..} and {"iter":..,"val":{..}}.
+Curves read_curves(const fs::path& jsonl) {
+  Curves c;
+  std::ifstream in(jsonl);
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("iter")) continue;
+    const double it = j["iter"].get<double>();
+    if (j.contains("val") && j["val"].is_object()) {
+      for (auto& [k, v] : j["val"].items())
+        if (v.is_number()) {
+          auto& s = c.val[k];
+          s.name = k;
+          s.x.push_back(it);
+          s.y.push_back(v.get<double>());
+        }
+    } else {
+      for (auto& [k, v] : j.items())
+        if (k.rfind("loss", 0) == 0 && v.is_number()) {
+          auto& s = c.loss[k];
+          s.name = k;
+          s.x.push_back(it);
+          s.y.push_back(v.get<double>());
+        }
+    }
+  }
+  return c;
+}
+
+std::vector<plots::LineSeries> values_of(const std::map<std::string, plots::LineSeries>& m) {
+  std::vector<plots::LineSeries> v;
+  for (const auto& [k, s] : m) v.push_back(s);
+  return v;
+}
+
+cv::Mat packed_image(const PackedSubset& d, std::size_t i) {  // RGB -> BGR Mat
+  const int s = d.size;
+  cv::Mat rgb(s, s, CV_8UC3, const_cast<std::uint8_t*>(d.images.data()) + i * std::size_t(s) * s * 3);
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+cv::Mat mask_view(const std::uint8_t* base, std::size_t i, int s) {
+  return cv::Mat(s, s, CV_8UC1, const_cast<std::uint8_t*>(base) + i * std::size_t(s) * s).clone();
+}
+
+std::string name_of(const std::vector<std::string>& names, int i) {
+  return i >= 0 && i < int(names.size()) ? names[i] : std::to_string(i);
+}
+}  // namespace
+
+fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const LabelSchema& schema,
+                           const ReportOptions& options) {
+  const fs::path dir = eval_dir(run_dir, r.subset);
+  ensure_dir(dir / "plots");
+  const PackedSubset& d = r.data;
+  const int s = d.size;
+  std::vector<plots::Rgb> colors;
+  for (const auto& t : schema.tissue) colors.push_back(t.color);
+
+  std::ostringstream md;
+  md << "# Evaluation of run `" << r.run << "` on `" << d.split << "/" << r.subset << "`\n\n"
+     << "Weights: " << r.checkpoint << " checkpoint, iteration " << r.iteration << ". Frames: "
+     << d.ids.size() << " at " << s << "x" << s << ". Forward time: " << r.seconds << " s.\n\n"
+     << "Definitions: segmentation as mmsegmentation's IoUMetric (areas summed over the subset, "
+        "pixels labelled " << d.ignore_index << " dropped, a class absent from both label and "
+        "prediction is n/a and left out of the means); classification as scikit-learn "
+        "`average='macro'` (0 where undefined).\n\n";
+
+  if (r.has_cls) {
+    md << "## Clearness degree classification\n\n| Accuracy | Precision | Recall | F1 |\n"
+       << "|---:|---:|---:|---:|\n| " << pct(r.cls.accuracy) << " | " << pct(r.cls.precision)
+       << " | " << pct(r.cls.recall) << " | " << pct(r.cls.f1) << " |\n\n"
+       << "| class | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n";
+    for (std::size_t c = 0; c < r.cls.support.size(); ++c)
+      md << "| " << name_of(d.cd_names, int(c)) << " | " << pct(r.cls.class_precision[c]) << " | "
+         << pct(r.cls.class_recall[c]) << " | " << pct(r.cls.class_f1[c]) << " | "
+         << r.cls.support[c] << " |\n";
+    std::vector<long long> flat;
+    for (const auto& row : r.cls.confusion) flat.insert(flat.end(), row.begin(), row.end());
+    write_png_atomic(dir / "plots" / "confusion.png",
+                     plots::confusion_matrix_image("Clearness degree (" + r.subset + ")",
+                                                   d.cd_names, flat));
+    md << "\n![confusion matrix](plots/confusion.png)\n\n";
+  }
+
+  if (r.has_seg) {
+    md << "## Tissue segmentation\n\n| aAcc | mIoU | mAcc |\n|---:|---:|---:|\n| "
+       << pct(r.seg.aAcc) << " | " << pct(r.seg.mIoU) << " | " << pct(r.seg.mAcc) << " |\n\n"
+       << "| class | IoU | Acc | label pixels | predicted pixels |\n|---|---:|---:|---:|---:|\n";
+    for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
+      md << "| " << name_of(d.tissue_names, int(c)) << " | " << pct(r.seg.iou[c]) << " | "
+         << pct(r.seg.acc[c]) << " | " << r.seg.label_area[c] << " | " << r.seg.pred_area[c]
+         << " |\n";
+    std::vector<double> iou, acc;
+    for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
+      iou.push_back(100 * r.seg.iou[c]), acc.push_back(100 * r.seg.acc[c]);
+    plots::ChartStyle style;
+    style.y_label = "%";
+    style.y_min = 0;
+    style.y_max = 100;
+    style.value_decimals = 1;
+    write_png_atomic(dir / "plots" / "per_class_iou.png",
+                     plots::bar_chart("Per-class IoU and Acc (" + r.subset + ")", d.tissue_names,
+                                      {{"IoU", iou}, {"Acc", acc}}, style));
+    md << "\n![per-class IoU](plots/per_class_iou.png)\n\n";
+    // Predicted masks at the packed resolution, so anyone can recompute the metrics.
+    ensure_dir(dir / "pred");
+    for (std::size_t i = 0; i < d.ids.size(); ++i)
+      write_png_atomic(dir / "pred" / (d.ids[i] + ".png"), mask_view(r.pred_masks.data(), i, s));
+    md << "Predicted masks: `pred/<frame id>.png` (class index per pixel, " << s << "x" << s
+       << ", the packed resolution).\n\n";
+  }
+
+  const Curves curves = read_curves(run_dir / "metrics.jsonl");
+  if (!curves.loss.empty()) {
+    plots::ChartStyle st;
+    st.x_label = "iteration";
+    st.y_label = "loss";
+    write_png_atomic(dir / "plots" / "loss.png",
+                     plots::line_chart("Training losses", values_of(curves.loss), st));
+    md << "## Training\n\n![losses](plots/loss.png)\n\n";
+  }
+  if (!curves.val.empty()) {
+    plots::ChartStyle st;
+    st.x_label = "iteration";
+    st.y_label = "validation score";
+    st.y_min = 0;
+    st.y_max = 1;
+    write_png_atomic(dir / "plots" / "validation.png",
+                     plots::line_chart("Validation scores", values_of(curves.val), st));
+    md << "![validation](plots/validation.png)\n\n";
+  }
+
+  // Overlay panel: image | ground truth | prediction per frame (paper Figure 5).
+  const int shown = std::min<int>(options.overlay_frames, static_cast<int>(d.ids.size()));
+  if (shown > 0 && r.has_seg) {
+    std::vector<cv::Mat> tiles;
+    std::vector<std::string> captions;
+    for (int k = 0; k < shown; ++k) {
+      // Spread the shown frames over the subset rather than the first few.
+      const std::size_t i = std::size_t(k) * d.ids.size() / shown;
+      cv::Mat img = packed_image(d, i);
+      tiles.push_back(img);
+      tiles.push_back(plots::colorize_mask(mask_view(d.masks.data(), i, s), colors));
+      tiles.push_back(plots::colorize_mask(mask_view(r.pred_masks.data(), i, s), colors));
+      std::string cd_truth = name_of(d.cd_names, d.cd.data()[i]);
+      captions.push_back(d.ids[i] + " (CD " + cd_truth + ")");
+      captions.push_back("ground truth");
+      captions.push_back(r.has_cls ? "prediction (CD " + name_of(d.cd_names, r.pred_cd[i]) + ")"
+                                   : "prediction");
+    }
+    write_png_atomic(dir / "overlays.png", plots::montage(tiles, captions, 3, 240));
+    md << "## Image | ground truth | prediction\n\n![overlays](overlays.png)\n\nColours: ";
+    for (std::size_t c = 0; c < schema.tissue.size(); ++c) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "#%02x%02x%02x", schema.tissue[c].color[0],
+                    schema.tissue[c].color[1], schema.tissue[c].color[2]);
+      md << (c ? ", " : "") << schema.tissue[c].name << " " << hex;
+    }
+    md << "; grey = ignored (255).\n";
+  }
+  const fs::path report = dir / "report.md";
+  atomic_write(report, md.str());
+  return report;
+}
+
+}  // namespace excap::trainer

@@ -1,0 +1,422 @@
+// Stage I extraction: decode on this thread, blank + hash + dedupe in order,
+// PNG encode and write on worker threads, commit frames.json in batches.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "media/imageio.h"
+#include "stage1/stage1.h"
+#include "media/video.h"
+
+namespace excap {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Frames are renamed into place without an fsync each; one syncfs() per
+// batch, before frames.json names them, makes them durable. Two fsyncs per
+// frame (file and folder) cost ~25 ms a frame on a loaded disk here, more
+// than encoding it.
+void write_png_unsynced(const fs::path& path, const cv::Mat& image) {
+  const std::vector<std::uint8_t> bytes = encode_png(image, 1);
+  static std::atomic<unsigned> counter{0};
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(tmp.string(), std::string("cannot create: ") + std::strerror(errno));
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error(path.string(), "cannot write: " + why);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error(path.string(), "cannot write: " + why);
+  }
+}
+
+// Flushes the file system holding `dir` (the batch's PNGs) to disk.
+void sync_folder(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(dir.string(), std::string("cannot open: ") + std::strerror(errno));
+  const int rc = ::syncfs(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    throw Error(dir.string(), std::string("cannot flush to disk: ") + std::strerror(err));
+}
+
+struct EncodeJob {
+  Frame record;
+  cv::Mat image;
+};
+
+// A bounded queue of frames to encode, drained by `workers` threads. Each
+// PNG is written atomically before its record is handed back, so a record
+// never names a half-written file.
+class FrameWriterPool {
+ public:
+  FrameWriterPool(fs::path root, int workers, std::size_t capacity)
+      : root_(std::move(root)), capacity_(capacity) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~FrameWriterPool() { finish(); }
+
+  void push(EncodeJob job) {
+    std::unique_lock<std::mutex> lock(mu_);
+    space_.wait(lock, [&] { return queue_.size() < capacity_; });
+    queue_.push_back(std::move(job));
+    ready_.notify_one();
+  }
+
+  // Records written since the last call, and failures as "id: reason".
+  void take(std::vector<Frame>& done, std::vector<std::string>& errors) {
+    std::lock_guard<std::mutex> lock(mu_);
+    done.insert(done.end(), done_.begin(), done_.end());
+    errors.insert(errors.end(), errors_.begin(), errors_.end());
+    done_.clear();
+    errors_.clear();
+  }
+
+  void finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      EncodeJob job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      space_.notify_one();
+      std::string error;
+      try {
+        write_png_unsynced(root_ / job.record.file, job.image);
+      } catch (const std::exception& e) {
+        error = job.record.id + ": " + e.what();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (error.empty())
+        done_.push_back(std::move(job.record));
+      else
+        errors_.push_back(std::move(error));
+    }
+  }
+
+  fs::path root_;
+  std::size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<EncodeJob> queue_;
+  std::vector<Frame> done_;
+  std::vector<std::string> errors_;
+  bool closing_ = false;
+  std::vector<std::thread> threads_;
+};
+
+bool is_avi(const fs::path& p) {
+  std::string e = p.extension().string();
+  for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return e == ".avi";
+}
+
+bool lost_in_gap(const VideoReader& r, long long index) {
+  for (const auto& [a, b] : r.gaps())
+    if (index >= a && index < b) return true;
+  return false;
+}
+
+struct ClipPlan {
+  Clip clip;
+  std::vector<long long> indices;
+};
+
+struct VideoPlan {
+  Video video;
+  std::vector<ClipPlan> clips;  // sorted by start
+  long long count = 0;
+};
+
+// frames.json in memory plus what is new since the last save.
+class FrameTable {
+ public:
+  explicit FrameTable(const Project& p) : p_(p), frames_(p.load_frames()) {
+    for (std::size_t i = 0; i < frames_.size(); ++i) index_[frames_[i].id] = i;
+  }
+  const Frame* find(const std::string& id) const {
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : &frames_[it->second];
+  }
+  void add(const std::vector<Frame>& fresh) {
+    for (const auto& f : fresh) {
+      auto it = index_.find(f.id);
+      if (it != index_.end()) {
+        frames_[it->second] = f;
+      } else {
+        index_[f.id] = frames_.size();
+        frames_.push_back(f);
+      }
+      ++pending_;
+    }
+  }
+  std::size_t pending() const { return pending_; }
+  std::size_t size() const { return frames_.size(); }
+  void save() {
+    if (pending_ == 0) return;
+    std::vector<Frame> sorted = frames_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Frame& a, const Frame& b) {
+      return a.video != b.video ? a.video < b.video : a.source_index < b.source_index;
+    });
+    sync_folder(p_.root() / "frames");  // the PNGs reach the disk before the records naming them
+    p_.save_frames(sorted);
+    pending_ = 0;
+  }
+
+ private:
+  const Project& p_;
+  std::vector<Frame> frames_;
+  std::unordered_map<std::string, std::size_t> index_;
+  std::size_t pending_ = 0;
+};
+
+}  // namespace
+
+ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
+  const ExtractionSettings& s = p.meta().extraction;
+  int every_n = 0;
+  double fps = 0;
+  if (opt.every_n > 0) {
+    every_n = opt.every_n;
+  } else if (opt.fps > 0) {
+    fps = opt.fps;
+  } else {
+    every_n = s.every_n;
+    fps = s.fps;
+  }
+  const double dedupe = opt.dedupe >= 0 ? opt.dedupe : s.dedupe;
+  if (every_n <= 0 && !(fps > 0))
+    throw Error((p.root() / "project.json").string(),
+                "extraction needs a frame rate (--fps) or every-N (--every)");
+
+  // Plan: which source frames of which clips, grouped per video.
+  const std::vector<Video> videos = p.load_videos();
+  std::vector<Clip> clips = p.load_clips();
+  if (!opt.clip_id.empty()) {
+    auto it = std::find_if(clips.begin(), clips.end(),
+                           [&](const Clip& c) { return c.id == opt.clip_id; });
+    if (it == clips.end()) throw Error("clip '" + opt.clip_id + "'", "not in clips.json");
+    clips = {*it};
+  }
+  std::vector<VideoPlan> plan;
+  long long total = 0;
+  for (const auto& v : videos) {
+    VideoPlan vp{v, {}, 0};
+    for (const auto& c : clips)
+      if (c.video == v.id) vp.clips.push_back({c, clip_frame_indices(c, v.fps, fps, every_n)});
+    if (vp.clips.empty()) continue;
+    std::sort(vp.clips.begin(), vp.clips.end(),
+              [](const ClipPlan& a, const ClipPlan& b) { return a.clip.start < b.clip.start; });
+    for (const auto& cp : vp.clips) vp.count += static_cast<long long>(cp.indices.size());
+    total += vp.count;
+    plan.push_back(std::move(vp));
+  }
+  for (const auto& c : clips)
+    if (std::none_of(videos.begin(), videos.end(), [&](const Video& v) { return v.id == c.video; }))
+      throw Error("clip " + c.id, "names video '" + c.video + "', which is not in videos.json");
+
+  ensure_dir(p.root() / "frames");
+  remove_stale_temp_files(p.root() / "frames");
+  ExtractReport report;
+  FrameTable table(p);
+  const int workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  FrameWriterPool pool(p.root(), workers, static_cast<std::size_t>(2 * workers + 2));
+  long long done = 0;
+  auto last_commit = Clock::now();
+  auto collect = [&](bool force) {
+    std::vector<Frame> fresh;
+    std::vector<std::string> errors;
+    pool.take(fresh, errors);
+    report.written += static_cast<long long>(fresh.size());
+    report.failed += static_cast<long long>(errors.size());
+    for (auto& e : errors) report.warnings.push_back("cannot write frame " + e);
+    table.add(fresh);
+    // Batches bound both the work a crash loses and the cost of rewriting frames.json.
+    const std::size_t batch = std::max<std::size_t>(200, table.size() / 10);
+    if (force || table.pending() >= batch || Clock::now() - last_commit > std::chrono::seconds(5)) {
+      table.save();
+      last_commit = Clock::now();
+    }
+  };
+  auto tick = [&] {
+    ++done;
+    if (opt.progress) opt.progress(done, total);
+  };
+  bool cancelled = false;
+
+  try {
+    for (const auto& vp : plan) {
+      if (cancelled) break;
+      const Video& v = vp.video;
+      long long left = vp.count;  // frames of this video not yet accounted for
+      auto give_up = [&](const std::string& why) {
+        report.warnings.push_back(why);
+        report.failed += left;
+        for (; left > 0; --left) tick();
+      };
+      fs::path source;
+      FieldOfView fov;
+      std::unique_ptr<VideoReader> reader;
+      try {
+        source = video_source(p, v.id);
+        fov = video_fov(p, v);
+        reader = std::make_unique<VideoReader>(source);
+      } catch (const Error& e) {
+        give_up(std::string(e.what()) + "; its " + std::to_string(vp.count) +
+                " frames were not extracted");
+        continue;
+      }
+      bool broken = false;
+      long long lost = 0;  // frames the decoder dropped in a corrupt stretch
+      for (const auto& cp : vp.clips) {
+        if (broken || cancelled) break;
+        bool have_last = false;
+        std::uint64_t last = 0;  // hash of the last kept frame of this clip
+        for (long long idx : cp.indices) {
+          if (opt.cancel && opt.cancel->load()) {
+            cancelled = true;
+            break;
+          }
+          const std::string id = frame_id(v.id, idx);
+          if (const Frame* f = table.find(id)) {
+            std::error_code ec;
+            if (fs::exists(p.root() / f->file, ec)) {
+              ++report.kept_existing;
+              try {
+                last = parse_hash_hex(f->phash);
+                have_last = true;
+              } catch (const Error&) {
+              }
+              --left;
+              tick();
+              continue;
+            }
+          }
+          if (idx < reader->position() && !lost_in_gap(*reader, idx))
+            reader = std::make_unique<VideoReader>(source);  // clips.json edited into overlap
+          cv::Mat img;
+          if (lost_in_gap(*reader, idx) || (!reader->read_at(idx, img) && !reader->at_end())) {
+            ++report.failed;
+            ++lost;
+            --left;
+            tick();
+            continue;
+          }
+          if (img.empty()) {
+            give_up("video " + v.id + ": decoding stopped at frame " +
+                    std::to_string(reader->position()) + " of " + std::to_string(v.frames) +
+                    " (truncated or corrupt); clip " + cp.clip.id + " is extracted up to frame " +
+                    std::to_string(idx) + " (exclusive), " + std::to_string(left) +
+                    " planned frames of this video were not extracted" +
+                    (is_avi(source)
+                         ? std::string("; AVI carries no per-frame timestamps, so if frames were "
+                                       "lost mid-stream the positions after the damage may be "
+                                       "shifted")
+                         : std::string()));
+            broken = true;
+            break;
+          }
+          blank_outside_fov(img, fov);
+          const std::uint64_t h = perceptual_hash(img);
+          --left;
+          if (dedupe > 0 && have_last && hash_distance(h, last) <= dedupe) {
+            ++report.duplicates_skipped;
+            tick();
+            continue;
+          }
+          last = h;
+          have_last = true;
+          Frame rec;
+          rec.id = id;
+          rec.clip = cp.clip.id;
+          rec.video = v.id;
+          rec.patient = v.patient;
+          rec.source_index = idx;
+          rec.time_s = static_cast<double>(idx) / v.fps;
+          rec.file = "frames/" + id + ".png";
+          rec.phash = hash_hex(h);
+          pool.push({std::move(rec), std::move(img)});
+          tick();
+          collect(false);
+        }
+      }
+      if (lost > 0) {
+        std::string where;
+        for (const auto& [a, b] : reader->gaps())
+          where += (where.empty() ? "" : ", ") + std::to_string(a) + "-" + std::to_string(b - 1);
+        report.warnings.push_back("video " + v.id +
+                                  ": corrupt stretches, the decoder lost frames " + where + "; " +
+                                  std::to_string(lost) +
+                                  " planned frames there were not extracted (later frames keep "
+                                  "their timestamp positions)");
+      }
+    }
+  } catch (...) {
+    // Whatever was written stays recorded: the project is consistent, the next run completes it.
+    pool.finish();
+    collect(true);
+    throw;
+  }
+  pool.finish();
+  collect(true);
+  if (cancelled)
+    report.warnings.push_back("cancelled after " + std::to_string(done) + " of " +
+                              std::to_string(total) + " frames; run again to complete");
+  p.audit(opt.user, "extract",
+          nlohmann::json{{"clip", opt.clip_id},
+                         {"fps", fps},
+                         {"every_n", every_n},
+                         {"dedupe", dedupe},
+                         {"written", report.written},
+                         {"kept_existing", report.kept_existing},
+                         {"duplicates_skipped", report.duplicates_skipped},
+                         {"failed", report.failed}});
+  return report;
+}
+
+}  // namespace excap

@@ -1,0 +1,470 @@
+#include "store/project.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/error.h"
+#include "common/ids.h"
+
+namespace excap {
+
+using nlohmann::json;
+
+namespace {
+
+json envelope(const std::string& format) {
+  return json{{"format", format}, {"version", kFormatVersion}};
+}
+
+template <typename T>
+std::vector<T> load_list(const fs::path& path, const std::string& format, const char* key) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  json j = read_versioned_json(path, format);
+  try {
+    return j.at(key).get<std::vector<T>>();
+  } catch (const json::exception& e) {
+    throw Error(path.string(), std::string("bad entry: ") + e.what());
+  }
+}
+
+template <typename T>
+void save_list(const fs::path& path, const std::string& format, const char* key,
+               const std::vector<T>& items) {
+  json j = envelope(format);
+  j[key] = items;
+  write_json_atomic(path, j);
+}
+
+std::vector<std::string> stems_with_ext(const fs::path& dir, const std::string& ext) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ext && is_safe_id(e.path().stem().string()))
+      out.push_back(e.path().stem().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string role_name(Role r) {
+  switch (r) {
+    case Role::Annotator: return "annotator";
+    case Role::Expert: return "expert";
+    case Role::Engineer: return "engineer";
+    case Role::Admin: return "admin";
+  }
+  return "annotator";
+}
+
+Role role_from_name(const std::string& s, const std::string& where) {
+  if (s == "annotator") return Role::Annotator;
+  if (s == "expert") return Role::Expert;
+  if (s == "engineer") return Role::Engineer;
+  if (s == "admin") return Role::Admin;
+  throw Error(where, "unknown role '" + s + "' (annotator, expert, engineer, admin)");
+}
+
+const User* ProjectMeta::find_user(const std::string& id) const {
+  for (const auto& u : users)
+    if (u.id == id) return &u;
+  return nullptr;
+}
+
+json read_json_file(const fs::path& path) {
+  const std::string text = read_file(path);
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(path.string(), std::string("malformed JSON: ") + e.what());
+  }
+}
+
+json read_versioned_json(const fs::path& path, const std::string& format) {
+  json j = read_json_file(path);
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string())
+    throw Error(path.string(), "not an ExCap file (no \"format\" field)");
+  if (j["format"] != format)
+    throw Error(path.string(), "format is '" + j["format"].get<std::string>() + "', expected '" +
+                                   format + "'");
+  if (!j.contains("version") || !j["version"].is_number_integer())
+    throw Error(path.string(), "no integer \"version\" field");
+  const int v = j["version"].get<int>();
+  if (v > kFormatVersion)
+    throw Error(path.string(), "format version " + std::to_string(v) +
+                                   " is newer than this ExCap reads (" +
+                                   std::to_string(kFormatVersion) + "); update ExCap");
+  if (v < 1) throw Error(path.string(), "invalid format version " + std::to_string(v));
+  return j;
+}
+
+void write_json_atomic(const fs::path& path, const json& j) {
+  atomic_write(path, j.dump(2) + "\n");
+}
+
+// ---- record (de)serialisation ----
+
+void to_json(json& j, const Video& v) {
+  j = json{{"id", v.id},         {"patient", v.patient}, {"sha256", v.sha256},
+           {"fps", v.fps},       {"frames", v.frames},   {"width", v.width},
+           {"height", v.height}, {"codec", v.codec},     {"duration_s", v.duration_s},
+           {"imported", v.imported}};
+}
+void from_json(const json& j, Video& v) {
+  v.id = j.at("id").get<std::string>();
+  require_safe_id(v.id, "video");
+  v.patient = j.at("patient").get<std::string>();
+  v.sha256 = j.value("sha256", "");
+  v.fps = j.at("fps").get<double>();
+  v.frames = j.at("frames").get<long long>();
+  v.width = j.at("width").get<int>();
+  v.height = j.at("height").get<int>();
+  v.codec = j.value("codec", "");
+  v.duration_s = j.value("duration_s", 0.0);
+  v.imported = j.value("imported", "");
+}
+
+void to_json(json& j, const Clip& c) {
+  j = json{{"id", c.id},   {"video", c.video}, {"start", c.start},
+           {"end", c.end}, {"by", c.by},       {"note", c.note}};
+}
+void from_json(const json& j, Clip& c) {
+  c.id = j.at("id").get<std::string>();
+  require_safe_id(c.id, "clip");
+  c.video = j.at("video").get<std::string>();
+  c.start = j.at("start").get<long long>();
+  c.end = j.at("end").get<long long>();
+  c.by = j.value("by", "");
+  c.note = j.value("note", "");
+}
+
+void to_json(json& j, const Frame& f) {
+  j = json{{"id", f.id},          {"clip", f.clip},
+           {"video", f.video},    {"patient", f.patient},
+           {"source_index", f.source_index}, {"time_s", f.time_s},
+           {"file", f.file},      {"phash", f.phash}};
+}
+void from_json(const json& j, Frame& f) {
+  f.id = j.at("id").get<std::string>();
+  require_safe_id(f.id, "frame");
+  f.clip = j.value("clip", "");
+  f.video = j.value("video", "");
+  f.patient = j.value("patient", "");
+  f.source_index = j.value("source_index", 0LL);
+  f.time_s = j.value("time_s", 0.0);
+  f.file = j.at("file").get<std::string>();
+  f.phash = j.value("phash", "");
+}
+
+void to_json(json& j, const LabelRecord& r) {
+  j = json{{"frame", r.frame},
+           {"user", r.user},
+           {"cd", r.cd ? json(*r.cd) : json(nullptr)},
+           {"time_spent_s", r.time_spent_s},
+           {"created", r.created},
+           {"updated", r.updated}};
+}
+void from_json(const json& j, LabelRecord& r) {
+  r.frame = j.at("frame").get<std::string>();
+  r.user = j.at("user").get<std::string>();
+  if (j.contains("cd") && !j["cd"].is_null())
+    r.cd = j["cd"].get<int>();
+  else
+    r.cd.reset();
+  r.time_spent_s = j.value("time_spent_s", 0.0);
+  r.created = j.value("created", "");
+  r.updated = j.value("updated", "");
+}
+
+void to_json(json& j, const FinalLabel& f) {
+  j = json{{"frame", f.frame},   {"cd", f.cd},     {"source", f.source},
+           {"expert", f.expert}, {"time", f.time}, {"annotators", f.annotators},
+           {"agreement_iou", f.agreement_iou}};
+}
+void from_json(const json& j, FinalLabel& f) {
+  f.frame = j.at("frame").get<std::string>();
+  f.cd = j.at("cd").get<int>();
+  f.source = j.at("source").get<std::string>();
+  f.expert = j.value("expert", "");
+  f.time = j.value("time", "");
+  f.annotators = j.value("annotators", std::vector<std::string>{});
+  f.agreement_iou = j.value("agreement_iou", -1.0);
+}
+
+// ---- Project ----
+
+static json meta_to_json(const ProjectMeta& m) {
+  json j = envelope("excap-project");
+  j["name"] = m.name;
+  j["created"] = m.created;
+  j["schema"] = m.schema;
+  json fov{{"mode", m.extraction.fov.mode}};
+  if (m.extraction.fov.mode == "circle") {
+    fov["cx"] = m.extraction.fov.cx;
+    fov["cy"] = m.extraction.fov.cy;
+    fov["r"] = m.extraction.fov.r;
+  } else if (m.extraction.fov.mode == "polygon") {
+    json pts = json::array();
+    for (auto& p : m.extraction.fov.polygon) pts.push_back({p.first, p.second});
+    fov["points"] = pts;
+  }
+  j["extraction"] = {{"fps", m.extraction.fps},
+                     {"every_n", m.extraction.every_n},
+                     {"dedupe", m.extraction.dedupe},
+                     {"fov", fov}};
+  json users = json::array();
+  for (const auto& u : m.users) users.push_back({{"id", u.id}, {"role", role_name(u.role)}});
+  j["users"] = users;
+  return j;
+}
+
+ProjectMeta parse_project_meta(const json& j, const fs::path& path) {
+  ProjectMeta m;
+  const std::string where = path.string();
+  try {
+    m.name = j.value("name", "");
+    m.created = j.value("created", "");
+    m.schema = j.at("schema").get<LabelSchema>();
+    if (j.contains("extraction")) {
+      const json& e = j["extraction"];
+      m.extraction.fps = e.value("fps", 2.0);
+      m.extraction.every_n = e.value("every_n", 0);
+      m.extraction.dedupe = e.value("dedupe", 0.0);
+      if (e.contains("fov")) {
+        const json& f = e["fov"];
+        m.extraction.fov.mode = f.value("mode", "auto");
+        if (m.extraction.fov.mode == "circle") {
+          m.extraction.fov.cx = f.at("cx").get<double>();
+          m.extraction.fov.cy = f.at("cy").get<double>();
+          m.extraction.fov.r = f.at("r").get<double>();
+        } else if (m.extraction.fov.mode == "polygon") {
+          for (const auto& p : f.at("points"))
+            m.extraction.fov.polygon.emplace_back(p.at(0).get<double>(), p.at(1).get<double>());
+          if (m.extraction.fov.polygon.size() < 3)
+            throw Error(where, "field-of-view polygon needs at least 3 points");
+        } else if (m.extraction.fov.mode != "auto") {
+          throw Error(where, "unknown field-of-view mode '" + m.extraction.fov.mode +
+                                 "' (auto, circle, polygon)");
+        }
+      }
+    }
+    for (const auto& u : j.value("users", json::array())) {
+      User user;
+      user.id = u.at("id").get<std::string>();
+      require_safe_id(user.id, "user");
+      if (!u.contains("role")) throw Error(where, "user '" + user.id + "' has no role");
+      user.role = role_from_name(u["role"].get<std::string>(), where);
+      m.users.push_back(user);
+    }
+  } catch (const json::exception& e) {
+    throw Error(where, std::string("bad project file: ") + e.what());
+  }
+  m.schema.validate(where);
+  return m;
+}
+
+Project Project::create(const fs::path& dir, const LabelSchema& schema,
+                        const std::vector<User>& users) {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) throw Error(dir.string(), "exists and is not a folder");
+    if (!fs::is_empty(dir, ec))
+      throw Error(dir.string(), "folder is not empty; choose a new or empty folder");
+  }
+  schema.validate("schema");
+  for (const auto& u : users) require_safe_id(u.id, "user");
+  Project p(dir);
+  p.meta_.name = dir.filename().string();
+  p.meta_.created = now_iso8601();
+  p.meta_.schema = schema;
+  p.meta_.users = users;
+  for (const char* sub : {"frames", "labels", "final", "splits", "runs", "log"})
+    ensure_dir(dir / sub);
+  p.save_meta();
+  p.save_videos({});
+  p.save_clips({});
+  p.save_frames({});
+  p.save_assignments({});
+  // The per-project secret for patient pseudonyms: local, never exported.
+  std::random_device rd;
+  std::string secret;
+  for (int i = 0; i < 4; ++i) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    secret += buf;
+  }
+  p.save_local(json{{"format", "excap-local"},
+                    {"version", kFormatVersion},
+                    {"pseudonym_secret", secret},
+                    {"sources", json::object()}});
+  return p;
+}
+
+Project Project::open(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(dir.string(), "not a folder");
+  const fs::path pj = dir / "project.json";
+  if (!fs::exists(pj, ec))
+    throw Error(pj.string(), "not found: this folder is not an ExCap project (run 'excap init')");
+  Project p(dir);
+  p.meta_ = parse_project_meta(read_versioned_json(pj, "excap-project"), pj);
+  return p;
+}
+
+Project Project::with_meta(const fs::path& dir, ProjectMeta meta) {
+  Project p(dir);
+  p.meta_ = std::move(meta);
+  return p;
+}
+
+void Project::save_meta() const { write_json_atomic(root_ / "project.json", meta_to_json(meta_)); }
+
+std::vector<Video> Project::load_videos() const {
+  return load_list<Video>(root_ / "videos.json", "excap-videos", "videos");
+}
+void Project::save_videos(const std::vector<Video>& v) const {
+  save_list(root_ / "videos.json", "excap-videos", "videos", v);
+}
+std::vector<Clip> Project::load_clips() const {
+  return load_list<Clip>(root_ / "clips.json", "excap-clips", "clips");
+}
+void Project::save_clips(const std::vector<Clip>& c) const {
+  save_list(root_ / "clips.json", "excap-clips", "clips", c);
+}
+std::vector<Frame> Project::load_frames() const {
+  return load_list<Frame>(root_ / "frames.json", "excap-frames", "frames");
+}
+void Project::save_frames(const std::vector<Frame>& f) const {
+  save_list(root_ / "frames.json", "excap-frames", "frames", f);
+}
+
+std::map<std::string, std::vector<std::string>> Project::load_assignments() const {
+  const fs::path path = root_ / "assignments.json";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  json j = read_versioned_json(path, "excap-assignments");
+  try {
+    auto a = j.at("assignments").get<std::map<std::string, std::vector<std::string>>>();
+    for (const auto& [frame, users] : a) {
+      require_safe_id(frame, "frame");
+      for (const auto& u : users) require_safe_id(u, "user");
+    }
+    return a;
+  } catch (const json::exception& e) {
+    throw Error(path.string(), std::string("bad assignments: ") + e.what());
+  }
+}
+void Project::save_assignments(const std::map<std::string, std::vector<std::string>>& a) const {
+  json j = envelope("excap-assignments");
+  j["assignments"] = a;
+  write_json_atomic(root_ / "assignments.json", j);
+}
+
+json Project::load_local() const {
+  const fs::path path = root_ / "local.json";
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    return json{{"format", "excap-local"}, {"version", kFormatVersion}, {"sources", json::object()}};
+  return read_versioned_json(path, "excap-local");
+}
+void Project::save_local(const json& j) const { write_json_atomic(root_ / "local.json", j); }
+
+fs::path Project::label_json_path(const std::string& user, const std::string& frame) const {
+  return safe_child(safe_child(root_ / "labels", user, "", "user"), frame, ".json", "frame");
+}
+fs::path Project::label_mask_path(const std::string& user, const std::string& frame) const {
+  return safe_child(safe_child(root_ / "labels", user, "", "user"), frame, ".png", "frame");
+}
+
+std::optional<LabelRecord> Project::load_label(const std::string& user,
+                                               const std::string& frame) const {
+  const fs::path path = label_json_path(user, frame);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  json j = read_versioned_json(path, "excap-label");
+  try {
+    return j.get<LabelRecord>();
+  } catch (const json::exception& e) {
+    throw Error(path.string(), std::string("bad label: ") + e.what());
+  }
+}
+
+void Project::save_label(const LabelRecord& r) const {
+  json j = r;
+  j["format"] = "excap-label";
+  j["version"] = kFormatVersion;
+  write_json_atomic(label_json_path(r.user, r.frame), j);
+}
+
+std::vector<std::string> Project::labeled_frames(const std::string& user) const {
+  return stems_with_ext(safe_child(root_ / "labels", user, "", "user"), ".json");
+}
+
+fs::path Project::final_json_path(const std::string& frame) const {
+  return safe_child(root_ / "final", frame, ".json", "frame");
+}
+fs::path Project::final_mask_path(const std::string& frame) const {
+  return safe_child(root_ / "final", frame, ".png", "frame");
+}
+
+std::optional<FinalLabel> Project::load_final(const std::string& frame) const {
+  const fs::path path = final_json_path(frame);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  json j = read_versioned_json(path, "excap-final");
+  try {
+    return j.get<FinalLabel>();
+  } catch (const json::exception& e) {
+    throw Error(path.string(), std::string("bad final label: ") + e.what());
+  }
+}
+
+void Project::save_final(const FinalLabel& f) const {
+  json j = f;
+  j["format"] = "excap-final";
+  j["version"] = kFormatVersion;
+  write_json_atomic(final_json_path(f.frame), j);
+}
+
+std::vector<std::string> Project::final_frames() const {
+  return stems_with_ext(root_ / "final", ".json");
+}
+
+fs::path Project::frame_path(const std::string& frame) const {
+  return safe_child(root_ / "frames", frame, ".png", "frame");
+}
+fs::path Project::split_path(const std::string& name) const {
+  return safe_child(root_ / "splits", name, ".json", "split");
+}
+fs::path Project::run_dir(const std::string& name) const {
+  return safe_child(root_ / "runs", name, "", "run");
+}
+
+std::vector<std::string> Project::split_names() const {
+  return stems_with_ext(root_ / "splits", ".json");
+}
+
+std::vector<std::string> Project::run_names() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(root_ / "runs", ec)) return out;
+  for (const auto& e : fs::directory_iterator(root_ / "runs", ec))
+    if (e.is_directory() && is_safe_id(e.path().filename().string()))
+      out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Project::audit(const std::string& user, const std::string& action,
+                    const json& details) const {
+  json line{{"time", now_iso8601()}, {"user", user}, {"action", action}};
+  if (details.is_object())
+    for (auto it = details.begin(); it != details.end(); ++it) line[it.key()] = it.value();
+  append_line(safe_child(root_ / "log", user, ".jsonl", "user"), line.dump());
+}
+
+}  // namespace excap

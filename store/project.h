@@ -1,0 +1,183 @@
+// The project store: a folder in format version 1 (see DESIGN.md "Project on
+// disk"). Every file is written atomically; each JSON file carries a
+// "format" and "version" that readers check before anything else.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/fsutil.h"
+#include "store/schema.h"
+
+namespace excap {
+
+constexpr int kFormatVersion = 1;
+
+enum class Role { Annotator, Expert, Engineer, Admin };
+std::string role_name(Role r);
+Role role_from_name(const std::string& s, const std::string& where);  // throws Error
+
+struct User {
+  std::string id;
+  Role role = Role::Annotator;
+};
+
+// Field of view: auto-detected per video, or a manual override.
+struct FovOverride {
+  std::string mode = "auto";  // "auto" | "circle" | "polygon"
+  double cx = 0, cy = 0, r = 0;
+  std::vector<std::pair<double, double>> polygon;
+};
+
+struct ExtractionSettings {
+  double fps = 2.0;        // frames per second of video time (0: use every_n)
+  int every_n = 0;         // every N-th source frame (0: use fps)
+  double dedupe = 0.0;     // 0 = off; else max dHash Hamming distance to count as duplicate
+  FovOverride fov;
+};
+
+struct ProjectMeta {
+  std::string name;
+  std::string created;
+  LabelSchema schema;
+  ExtractionSettings extraction;
+  std::vector<User> users;
+  const User* find_user(const std::string& id) const;
+};
+
+struct Video {
+  std::string id;
+  std::string patient;  // pseudonym, never the real name
+  std::string sha256;
+  double fps = 0;
+  long long frames = 0;
+  int width = 0, height = 0;
+  std::string codec;
+  double duration_s = 0;
+  std::string imported;
+};
+
+struct Clip {
+  std::string id;
+  std::string video;
+  long long start = 0;  // first source frame, inclusive
+  long long end = 0;    // one past the last source frame
+  std::string by;
+  std::string note;
+};
+
+struct Frame {
+  std::string id;
+  std::string clip;
+  std::string video;
+  std::string patient;
+  long long source_index = 0;
+  double time_s = 0;
+  std::string file;   // relative to the project root, e.g. frames/<id>.png
+  std::string phash;  // 64-bit perceptual hash as 16 hex digits
+};
+
+// One annotator's label of one frame (labels/<user>/<frame>.json; the mask
+// sits beside it as <frame>.png).
+struct LabelRecord {
+  std::string frame;
+  std::string user;
+  std::optional<int> cd;  // unset until the annotator chooses one
+  double time_spent_s = 0;
+  std::string created;
+  std::string updated;
+};
+
+// The adjudicated label (final/<frame>.json with final/<frame>.png).
+struct FinalLabel {
+  std::string frame;
+  int cd = 0;
+  std::string source;  // agreed | A | B | merged | repainted
+  std::string expert;  // user id, or "auto" for auto-accepted frames
+  std::string time;
+  std::vector<std::string> annotators;
+  double agreement_iou = -1;  // mask agreement when auto-accepted, else -1
+};
+
+class Project {
+ public:
+  // Creates DIR (must be absent or empty) with the given schema and users.
+  static Project create(const fs::path& dir, const LabelSchema& schema,
+                        const std::vector<User>& users = {});
+  // Opens and checks project.json; other files load lazily via the getters.
+  static Project open(const fs::path& dir);
+  // A project whose meta was parsed already (validate uses it to go on past
+  // problems it has reported).
+  static Project with_meta(const fs::path& dir, ProjectMeta meta);
+
+  const fs::path& root() const { return root_; }
+  const ProjectMeta& meta() const { return meta_; }
+  ProjectMeta& mutable_meta() { return meta_; }
+  void save_meta() const;
+
+  std::vector<Video> load_videos() const;
+  void save_videos(const std::vector<Video>& v) const;
+  std::vector<Clip> load_clips() const;
+  void save_clips(const std::vector<Clip>& c) const;
+  std::vector<Frame> load_frames() const;
+  void save_frames(const std::vector<Frame>& f) const;
+  std::map<std::string, std::vector<std::string>> load_assignments() const;
+  void save_assignments(const std::map<std::string, std::vector<std::string>>& a) const;
+
+  // Local, never-exported settings: source paths, the pseudonym secret.
+  nlohmann::json load_local() const;
+  void save_local(const nlohmann::json& j) const;
+
+  // Per-user labels. Paths are built through safe_child: ids cannot escape.
+  fs::path label_json_path(const std::string& user, const std::string& frame) const;
+  fs::path label_mask_path(const std::string& user, const std::string& frame) const;
+  std::optional<LabelRecord> load_label(const std::string& user, const std::string& frame) const;
+  void save_label(const LabelRecord& r) const;
+  std::vector<std::string> labeled_frames(const std::string& user) const;  // ids with a .json
+
+  fs::path final_json_path(const std::string& frame) const;
+  fs::path final_mask_path(const std::string& frame) const;
+  std::optional<FinalLabel> load_final(const std::string& frame) const;
+  void save_final(const FinalLabel& f) const;
+  std::vector<std::string> final_frames() const;
+
+  fs::path frame_path(const std::string& frame) const;
+  fs::path split_path(const std::string& name) const;
+  fs::path run_dir(const std::string& name) const;
+  std::vector<std::string> split_names() const;
+  std::vector<std::string> run_names() const;
+
+  // Appends {"time","user","action",...details} to log/<user>.jsonl.
+  void audit(const std::string& user, const std::string& action,
+             const nlohmann::json& details) const;
+
+ private:
+  explicit Project(fs::path root) : root_(std::move(root)) {}
+  fs::path root_;
+  ProjectMeta meta_;
+};
+
+// Reads a JSON file and checks its "format" and "version"; throws Error
+// naming the file for malformed JSON, another format, or a newer version.
+nlohmann::json read_versioned_json(const fs::path& path, const std::string& format);
+nlohmann::json read_json_file(const fs::path& path);  // any JSON; Error names the file
+void write_json_atomic(const fs::path& path, const nlohmann::json& j);
+
+// Parses project.json's content (throws Error naming `path`).
+ProjectMeta parse_project_meta(const nlohmann::json& j, const fs::path& path);
+
+void to_json(nlohmann::json& j, const Video& v);
+void from_json(const nlohmann::json& j, Video& v);
+void to_json(nlohmann::json& j, const Clip& c);
+void from_json(const nlohmann::json& j, Clip& c);
+void to_json(nlohmann::json& j, const Frame& f);
+void from_json(const nlohmann::json& j, Frame& f);
+void to_json(nlohmann::json& j, const LabelRecord& r);
+void from_json(const nlohmann::json& j, LabelRecord& r);
+void to_json(nlohmann::json& j, const FinalLabel& f);
+void from_json(const nlohmann::json& j, FinalLabel& f);
+
+}  // namespace excap

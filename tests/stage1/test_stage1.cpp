@@ -1,0 +1,230 @@
+// Stage I import and clips: probing, pseudonyms (the name stored nowhere),
+// refusals, relinking by sha256, clip times, overlaps and the video's end.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/sha256.h"
+#include "stage1/stage1.h"
+#include "stage1/test_stage1_video.h"
+#include "test_support.h"
+
+using namespace excap;
+using excap::test::ScratchDir;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Every file below `dir` whose bytes contain `needle` (case-insensitive).
+std::vector<std::string> files_containing(const fs::path& dir, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    if (lower(read_file(e.path())).find(lower(needle)) != std::string::npos)
+      hits.push_back(e.path().string());
+  }
+  return hits;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("import probes the video, fingerprints it and stores only a pseudonym") {
+  ScratchDir tmp("stage1-import");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {40, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const std::string name = "Jane Quentina Doe-Smithers";
+  const Video v = import_video(p, video, name, "alice");
+  CHECK(v.id == "v001");
+  CHECK(v.fps == doctest::Approx(10));
+  CHECK(v.frames == 40);
+  CHECK(v.width == test::kVideoSize);
+  CHECK(v.height == test::kVideoSize);
+  CHECK(v.codec == "FFV1");
+  CHECK(v.duration_s == doctest::Approx(4.0));
+  CHECK(v.sha256 == sha256_file(video));
+  CHECK(v.patient.rfind("p-", 0) == 0);
+  CHECK(v.patient.size() == 18);
+  // Same person, differently typed: same pseudonym; other name: another one.
+  CHECK(patient_pseudonym(p, "  jane quentina   DOE-SMITHERS ") == v.patient);
+  CHECK(patient_pseudonym(p, "John Doe") != v.patient);
+  // A different project (another secret) gives another pseudonym.
+  Project q = Project::create(tmp / "proj2", cecd_schema());
+  CHECK(patient_pseudonym(q, name) != v.patient);
+
+  // Clips and frames carry the pseudonym too; the name is in no file at all.
+  add_clip(p, v.id, 0, 40, "alice", "whole");
+  ExtractOptions o;
+  o.every_n = 10;
+  CHECK(extract_frames(p, o).written == 4);
+  for (const std::string& part : {name, std::string("Quentina"), std::string("Smithers")})
+    CHECK_MESSAGE(files_containing(p.root(), part).empty(), "'" << part << "' leaked");
+  // The source path lives in local.json only.
+  CHECK(files_containing(p.root(), "exam.mkv") ==
+        std::vector<std::string>{(p.root() / "local.json").string()});
+  CHECK(p.load_videos().at(0).patient == v.patient);
+}
+
+TEST_CASE("import refuses a duplicate and an undecodable file, with the reason") {
+  ScratchDir tmp("stage1-refuse");
+  const fs::path video = tmp / "a.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  import_video(p, video, "Pat One", "u");
+  fs::copy_file(video, tmp / "copy.mkv");
+  const std::string dup = error_of([&] { import_video(p, tmp / "copy.mkv", "Pat One", "u"); });
+  CHECK(dup.find("already imported as video v001") != std::string::npos);
+
+  {
+    std::ofstream junk(tmp / "junk.mp4", std::ios::binary);
+    for (int i = 0; i < 5000; ++i) junk.put(static_cast<char>((i * 7919) & 0xff));
+  }
+  const std::string bad = error_of([&] { import_video(p, tmp / "junk.mp4", "Pat Two", "u"); });
+  CHECK(bad.find("junk.mp4") != std::string::npos);
+  CHECK(bad.find("cannot") != std::string::npos);
+  { std::ofstream empty(tmp / "empty.avi"); }
+  CHECK(error_of([&] { import_video(p, tmp / "empty.avi", "Pat Two", "u"); }).find("empty") !=
+        std::string::npos);
+  CHECK(error_of([&] { import_video(p, tmp / "missing.avi", "Pat Two", "u"); }).find("not found") !=
+        std::string::npos);
+  CHECK(error_of([&] { import_video(p, video, "   ", "u"); }).find("empty") != std::string::npos);
+  CHECK(p.load_videos().size() == 1);
+}
+
+TEST_CASE("relink finds a moved video by its sha256") {
+  ScratchDir tmp("stage1-relink");
+  const fs::path video = tmp / "a.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const Video v = import_video(p, video, "Pat", "u");
+  CHECK(video_source(p, v.id) == fs::weakly_canonical(video));
+  fs::create_directories(tmp / "moved" / "deep");
+  fs::rename(video, tmp / "moved" / "deep" / "renamed.mkv");
+  CHECK(error_of([&] { video_source(p, v.id); }).find("excap relink") != std::string::npos);
+  const auto found = relink_folder(p, tmp / "moved", "u");
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].first == v.id);
+  CHECK(fs::exists(video_source(p, v.id)));
+  fs::rename(tmp / "moved" / "deep" / "renamed.mkv", tmp / "back.mkv");
+  CHECK(relink_video(p, tmp / "back.mkv", "u") == v.id);
+  CHECK(video_source(p, v.id) == fs::weakly_canonical(tmp / "back.mkv"));
+  test::write_test_video(tmp / "other.mkv", {5, 10});
+  CHECK(error_of([&] { relink_video(p, tmp / "other.mkv", "u"); }).find("matches no imported") !=
+        std::string::npos);
+}
+
+TEST_CASE("clip positions: hh:mm:ss.mmm and frame numbers") {
+  CHECK(parse_frame_position("120", 25) == 120);
+  CHECK(parse_frame_position("00:00:01.500", 10) == 15);
+  CHECK(parse_frame_position("01:02", 10) == 620);
+  CHECK(parse_frame_position("1:00:00.000", 30) == 108000);
+  CHECK(parse_frame_position("2.5", 4) == 10);
+  CHECK(parse_frame_position("00:00:00.1", 30) == 3);
+  for (const char* bad : {"", "abc", "1:xx", "1::2", "1:2:3:4", "-5", "1.2.3", "."})
+    CHECK_THROWS_AS(parse_frame_position(bad, 10), Error);
+  CHECK(format_time(3723.456) == "01:02:03.456");
+  CHECK(format_time(0) == "00:00:00.000");
+}
+
+TEST_CASE("clips: overlap refused (naming the clip) or merged, past the end refused") {
+  ScratchDir tmp("stage1-clips");
+  test::write_test_video(tmp / "a.mkv", {60, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const Video v = import_video(p, tmp / "a.mkv", "Pat", "u");
+  const Clip a = add_clip(p, v.id, 0, 20, "ann", "first");
+  CHECK(a.id == "v001-c1");
+  const Clip b = add_clip(p, v.id, 20, 30, "ann", "touching is fine");
+  CHECK(b.id == "v001-c2");
+  const std::string overlap = error_of([&] { add_clip(p, v.id, 25, 40, "ann", ""); });
+  CHECK(overlap.find("overlaps clip v001-c2") != std::string::npos);
+  CHECK(overlap.find("--merge") != std::string::npos);
+  CHECK(error_of([&] { add_clip(p, v.id, 50, 61, "ann", ""); }).find("past the end") !=
+        std::string::npos);
+  CHECK(error_of([&] { add_clip(p, v.id, 40, 40, "ann", ""); }).find("empty") != std::string::npos);
+  CHECK_THROWS_AS(add_clip(p, "v999", 0, 5, "ann", ""), Error);
+  CHECK(p.load_clips().size() == 2);
+
+  // Extract from c1 and c2, then merge a clip spanning both: frames follow the kept id.
+  ExtractOptions o;
+  o.every_n = 5;
+  CHECK(extract_frames(p, o).written == 6);
+  const AddClipResult m = add_clip_ex(p, v.id, 15, 45, "ann", "merged", true);
+  CHECK(m.clip.id == "v001-c1");
+  CHECK(m.clip.start == 0);
+  CHECK(m.clip.end == 45);
+  CHECK(m.merged == std::vector<std::string>{"v001-c1", "v001-c2"});
+  const auto clips = p.load_clips();
+  REQUIRE(clips.size() == 1);
+  for (const auto& f : p.load_frames()) CHECK(f.clip == "v001-c1");
+
+  // Removing a clip with frames needs --drop-frames, which removes them too.
+  CHECK(error_of([&] { remove_clip(p, "v001-c1", false, "ann"); }).find("--drop-frames") !=
+        std::string::npos);
+  remove_clip(p, "v001-c1", true, "ann");
+  CHECK(p.load_clips().empty());
+  CHECK(p.load_frames().empty());
+  CHECK(fs::is_empty(p.root() / "frames"));
+}
+
+TEST_CASE("excap import / clips / extract / relink from the command line") {
+  const std::string excap = test::built_binary("excap");
+  if (!fs::exists(excap)) {
+    MESSAGE("[skip] " << excap << " is not built");
+    return;
+  }
+  ScratchDir tmp("stage1-cli");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {60, 10});
+  const std::string dir = (tmp / "proj").string();
+  std::string out;
+  auto run = [&](const std::string& args) { return test::run_command(excap + " " + args, &out); };
+  REQUIRE(run("init " + dir) == 0);
+  REQUIRE(run("import " + dir + " " + video.string() + " --patient 'Max Mustermann'") == 0);
+  CHECK(out.find("imported v001") != std::string::npos);
+  CHECK(run("import " + dir + " " + video.string() + " --patient 'Max Mustermann'") == 1);
+  CHECK(out.find("already imported") != std::string::npos);
+  CHECK(run("clips add " + dir + " --video v001 --from 00:00:01.000 --to 40 --note ok") == 0);
+  CHECK(out.find("v001-c1: frames [10, 40)") != std::string::npos);
+  CHECK(run("clips add " + dir + " --video v001 --from 30 --to 50") != 0);
+  CHECK(out.find("overlaps clip v001-c1") != std::string::npos);
+  CHECK(run("clips add " + dir + " --video v001 --from 50 --to 00:00:06.100") != 0);
+  CHECK(out.find("past the end") != std::string::npos);
+  CHECK(run("clips add " + dir + " --video v001 --from 30 --to 50 --merge") == 0);
+  CHECK(out.find("merged with v001-c1") != std::string::npos);
+  CHECK(run("clips list " + dir) == 0);
+  CHECK(out.find("v001-c1  video v001  frames [10, 50)") != std::string::npos);
+  CHECK(run("extract " + dir + " --fps 2 --every 3") != 0);  // one or the other
+  CHECK(run("extract " + dir + " --every 5 --dedupe 0") == 0);
+  CHECK(out.find("written 8, kept existing 0") != std::string::npos);
+  CHECK(out.find("8/8 frames") != std::string::npos);  // the progress line
+  CHECK(run("extract " + dir + " --every 5 --quiet") == 0);
+  CHECK(out.find("written 0, kept existing 8") != std::string::npos);
+  fs::rename(video, tmp / "moved.mkv");
+  CHECK(run("extract " + dir + " --every 2 --quiet") == 3);
+  CHECK(out.find("excap relink") != std::string::npos);
+  CHECK(run("relink " + dir + " " + tmp.path().string()) == 0);
+  CHECK(out.find("relinked v001") != std::string::npos);
+  CHECK(run("extract " + dir + " --every 2 --quiet") == 0);
+  CHECK(run("clips remove " + dir + " v001-c1") != 0);
+  CHECK(out.find("--drop-frames") != std::string::npos);
+  CHECK(run("clips remove " + dir + " v001-c1 --drop-frames") == 0);
+  CHECK(files_containing(dir, "Mustermann").empty());
+}

@@ -1,0 +1,189 @@
+// The project store: round trips, atomic writes, version checks, id rules.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/ids.h"
+#include "store/project.h"
+#include "common/sha256.h"
+#include "test_support.h"
+
+using namespace excap;
+using excap::test::ScratchDir;
+
+TEST_CASE("project round trip keeps every record") {
+  ScratchDir tmp("store-roundtrip");
+  const fs::path dir = tmp / "proj";
+  Project p = Project::create(dir, cecd_schema(),
+                              {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
+  for (const char* f : {"project.json", "videos.json", "clips.json", "frames.json",
+                        "assignments.json", "local.json"})
+    CHECK(fs::exists(dir / f));
+  for (const char* d : {"frames", "labels", "final", "splits", "runs", "log"})
+    CHECK(fs::is_directory(dir / d));
+
+  Video v{"v0001", "p-1234", "ab", 25.0, 1000, 320, 320, "mp4v", 40.0, "2026-01-01T00:00:00Z"};
+  p.save_videos({v});
+  p.save_clips({{"c0001", "v0001", 10, 20, "a", "ulcer?"}});
+  p.save_frames({{"v0001_000010", "c0001", "v0001", "p-1234", 10, 0.4, "frames/v0001_000010.png",
+                  "00ff00ff00ff00ff"}});
+  p.save_assignments({{"v0001_000010", {"a", "b"}}});
+  LabelRecord r{"v0001_000010", "a", 1, 12.5, "t0", "t1"};
+  p.save_label(r);
+  FinalLabel fl{"v0001_000010", 2, "merged", "x", "t2", {"a", "b"}, 0.8};
+  p.save_final(fl);
+
+  Project q = Project::open(dir);
+  CHECK(q.meta().schema.num_tissue() == 8);
+  CHECK(q.meta().schema.tissue[3].name == "lesion");
+  REQUIRE(q.meta().users.size() == 3);
+  CHECK(q.meta().users[2].role == Role::Expert);
+  auto videos = q.load_videos();
+  REQUIRE(videos.size() == 1);
+  CHECK(videos[0].frames == 1000);
+  CHECK(videos[0].codec == "mp4v");
+  auto clips = q.load_clips();
+  REQUIRE(clips.size() == 1);
+  CHECK(clips[0].note == "ulcer?");
+  CHECK(clips[0].end == 20);
+  auto frames = q.load_frames();
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].source_index == 10);
+  CHECK(frames[0].phash == "00ff00ff00ff00ff");
+  CHECK(q.load_assignments().at("v0001_000010") == std::vector<std::string>{"a", "b"});
+  auto lr = q.load_label("a", "v0001_000010");
+  REQUIRE(lr);
+  CHECK(lr->cd == 1);
+  CHECK(lr->time_spent_s == doctest::Approx(12.5));
+  CHECK_FALSE(q.load_label("b", "v0001_000010"));
+  auto f = q.load_final("v0001_000010");
+  REQUIRE(f);
+  CHECK(f->source == "merged");
+  CHECK(f->annotators.size() == 2);
+  CHECK(q.labeled_frames("a") == std::vector<std::string>{"v0001_000010"});
+  CHECK(q.final_frames() == std::vector<std::string>{"v0001_000010"});
+}
+
+TEST_CASE("a label without a clearness degree round-trips as unset") {
+  ScratchDir tmp("store-nocd");
+  Project p = Project::create(tmp / "p", cecd_schema(), {{"a", Role::Annotator}});
+  p.save_label({"f1", "a", std::nullopt, 0, "", ""});
+  auto r = p.load_label("a", "f1");
+  REQUIRE(r);
+  CHECK_FALSE(r->cd.has_value());
+}
+
+TEST_CASE("create refuses a non-empty folder and open refuses a non-project") {
+  ScratchDir tmp("store-create");
+  atomic_write(tmp / "x" / "something.txt", "hello");
+  CHECK_THROWS_WITH_AS(Project::create(tmp / "x", cecd_schema()),
+                       doctest::Contains("not empty"), Error);
+  CHECK_THROWS_WITH_AS(Project::open(tmp / "x"), doctest::Contains("project.json"), Error);
+}
+
+TEST_CASE("readers reject an unknown format, a newer version and malformed JSON") {
+  ScratchDir tmp("store-versions");
+  const fs::path dir = tmp / "p";
+  Project::create(dir, cecd_schema());
+  const fs::path pj = dir / "project.json";
+  auto j = nlohmann::json::parse(read_file(pj));
+
+  j["version"] = 2;
+  atomic_write(pj, j.dump());
+  CHECK_THROWS_WITH_AS(Project::open(dir), doctest::Contains("newer"), Error);
+  try {
+    Project::open(dir);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find(pj.string()) != std::string::npos);
+  }
+
+  j["version"] = 1;
+  j["format"] = "something-else";
+  atomic_write(pj, j.dump());
+  CHECK_THROWS_WITH_AS(Project::open(dir), doctest::Contains("something-else"), Error);
+
+  atomic_write(pj, "{\"format\": \"excap-project\", ");
+  CHECK_THROWS_WITH_AS(Project::open(dir), doctest::Contains("malformed JSON"), Error);
+
+  Project::create(tmp / "q", cecd_schema());
+  atomic_write(tmp / "q" / "frames.json", "[1,2");
+  Project q = Project::open(tmp / "q");
+  CHECK_THROWS_WITH_AS(q.load_frames(), doctest::Contains("frames.json"), Error);
+}
+
+TEST_CASE("an interrupted atomic write leaves the old file intact") {
+  ScratchDir tmp("store-atomic");
+  const fs::path f = tmp / "data.json";
+  atomic_write(f, "old contents");
+  set_atomic_write_fault_for_tests(true);
+  CHECK_THROWS_AS(atomic_write(f, "new contents that never land"), Error);
+  set_atomic_write_fault_for_tests(false);
+  CHECK(read_file(f) == "old contents");
+  // The temp file the "crash" left is recognisable and can be swept.
+  int leftovers = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path()))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) ++leftovers;
+  CHECK(leftovers == 1);
+  CHECK(remove_stale_temp_files(tmp.path()) == 1);
+  atomic_write(f, "new");
+  CHECK(read_file(f) == "new");
+}
+
+TEST_CASE("ids that could escape the project are refused") {
+  for (const char* bad : {"..", "../x", "a/b", "/etc/passwd", "a\\b", "", ".hidden", "-rf",
+                          "a..b", "x y", "é"})
+    CHECK_MESSAGE(!is_safe_id(bad), bad);
+  CHECK_FALSE(is_safe_id(std::string("ab\0cd", 5)));
+  CHECK_FALSE(is_safe_id(std::string(129, 'a')));
+  for (const char* good : {"a", "v0001_000123", "user.name", "A-1_b"})
+    CHECK_MESSAGE(is_safe_id(good), good);
+
+  ScratchDir tmp("store-ids");
+  Project p = Project::create(tmp / "p", cecd_schema());
+  CHECK_THROWS_AS(p.label_json_path("../../etc", "f"), Error);
+  CHECK_THROWS_AS(p.label_mask_path("a", "../f"), Error);
+  CHECK_THROWS_AS(p.save_label({"../../outside", "a", 0, 0, "", ""}), Error);
+  CHECK_THROWS_AS(p.frame_path("/abs"), Error);
+  CHECK_THROWS_AS(p.split_path("a/b"), Error);
+  CHECK_THROWS_AS(Project::create(tmp / "q", cecd_schema(), {{"../evil", Role::Annotator}}), Error);
+  CHECK_FALSE(fs::exists(tmp / "outside.json"));
+
+  // A frames.json that names an escaping id is refused on load.
+  atomic_write(tmp / "p" / "frames.json",
+               R"({"format":"excap-frames","version":1,"frames":[{"id":"../x","file":"f"}]})");
+  CHECK_THROWS_WITH_AS(p.load_frames(), doctest::Contains("not allowed"), Error);
+}
+
+TEST_CASE("sha256 and hmac match the published test vectors") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex(std::string(1000000, 'a')) ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  // RFC 4231 test case 2.
+  CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_CASE("the audit log appends one JSON line per action") {
+  ScratchDir tmp("store-audit");
+  Project p = Project::create(tmp / "p", cecd_schema(), {{"a", Role::Annotator}});
+  p.audit("a", "label", {{"frame", "f1"}});
+  p.audit("a", "label", {{"frame", "f2"}});
+  std::string log = read_file(tmp / "p" / "log" / "a.jsonl");
+  CHECK(std::count(log.begin(), log.end(), '\n') == 2);
+  auto first = nlohmann::json::parse(log.substr(0, log.find('\n')));
+  CHECK(first["action"] == "label");
+  CHECK(first["frame"] == "f1");
+}
+
+TEST_CASE("the schema rejects broken class tables") {
+  LabelSchema s = cecd_schema();
+  s.tissue[2].id = 5;
+  CHECK_THROWS_WITH_AS(s.validate("x"), doctest::Contains("expected 2"), Error);
+  s = cecd_schema();
+  s.tissue[1].name = "background";
+  CHECK_THROWS_WITH_AS(s.validate("x"), doctest::Contains("twice"), Error);
+  CHECK_THROWS_AS(schema_by_name("nope"), Error);
+}
