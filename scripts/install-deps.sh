@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev doctest-dev
   ffmpeg                                    # the extraction benchmark's peer
   unzip                                     # importing CVAT zip exports
+  clang-format                              # the format check (scripts/check_format.sh)
   python3 python3-torch python3-torchvision python3-sklearn  # test-time references only
   python3-opencv                            # the triage benchmark's Python peer decodes with cv2
 )
