@@ -26,6 +26,8 @@ _TORCH_SIDE = ["model", "trainer", "triage"]
 ALLOWED = {
     "common": [],
     "store": ["common"],
+    # excap_validate (store/validate.cpp) is its own target above media: it reads frames and masks.
+    "store/validate": ["common", "store", "media"],
     "media": ["common"],
     "metrics": ["common"],
     "model": ["common", TORCH],
@@ -48,12 +50,10 @@ ALLOWED = {
 }
 
 # Includes the rule forbids that the tree has today; printed on every run so they stay visible.
-KNOWN_VIOLATIONS = {
-    ("store/validate.cpp", "media"): "excap_validate reads frames and masks; belongs above media",
-}
+KNOWN_VIOLATIONS: dict = {}
 
 # Layers whose name is a file stem inside a folder: they widen one file's rule.
-_FILE_LAYERS = {"trainer/pack", "sample/demo"}
+_FILE_LAYERS = {"trainer/pack", "sample/demo", "store/validate"}
 _FOLDERS = sorted({k for k in ALLOWED if k not in _FILE_LAYERS and k != "tests"} | {"annotator"})
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
