@@ -46,6 +46,11 @@ class DecisionPanel : public Panel {
   void draw_content() override;
 
  private:
+  void draw_regions(float half);
+  void draw_diff_class();
+  void draw_region_list();
+  void draw_repaint(float half);
+  void draw_final(float half);
   AdjudicateWorkspace& ws_;
 };
 
