@@ -1,6 +1,7 @@
 // The panels of the Adjudicate workspace (adjudication_queue_panel.cpp,
 // compare_panel.cpp, decision_panel.cpp).
 #pragma once
+#include "annotator/ui/canvas_view.h"
 #include "annotator/ui/panel.h"
 
 namespace excap::studio {
@@ -34,6 +35,10 @@ class ComparePanel : public Panel {
   }
 
  private:
+  void draw_pair();
+  CanvasInput draw_final();
+  void pick_region(const CanvasInput& in);
+  void repaint(const CanvasInput& in);
   AdjudicateWorkspace& ws_;
 };
 
@@ -46,6 +51,11 @@ class DecisionPanel : public Panel {
   void draw_content() override;
 
  private:
+  void draw_regions(float half);
+  void draw_diff_class();
+  void draw_region_list();
+  void draw_repaint(float half);
+  void draw_final(float half);
   AdjudicateWorkspace& ws_;
 };
 

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "annotator/ui/adjudicate_panels.h"
+#include "annotator/ui/labeling_commands.h"
 #include "store/project.h"
 
 namespace excap::studio {
@@ -33,8 +34,20 @@ AdjudicateWorkspace::AdjudicateWorkspace(const fs::path& project, const std::str
 
 AdjudicateWorkspace::~AdjudicateWorkspace() = default;
 
+// One group per menu, added in menu order: the menus appear in the order of
+// their first command.
 void AdjudicateWorkspace::add_commands(CommandList& c) {
   commands_ = &c;
+  add_decisions(c);
+  add_view(c);
+  add_undo_commands(
+      c, "Undo the last edit of the final label", [this] { undo(); }, [this] { redo(); },
+      [this]() -> const UndoHistory* { return doc_ ? &doc_->final_label().history() : nullptr; });
+  add_navigation(c);
+  add_repaint(c);
+}
+
+void AdjudicateWorkspace::add_decisions(CommandList& c) {
   auto has_doc = [this] { return doc_ != nullptr; };
   c.add({"adj.take1",
          "Decide",
@@ -67,36 +80,20 @@ void AdjudicateWorkspace::add_commands(CommandList& c) {
          [this] { accept(); },
          [this] { return doc_ && doc_->final_label().completeness().done(); },
          {}});
+}
+
+void AdjudicateWorkspace::add_view(CommandList& c) {
   c.add({"adj.diff", "View", "Diff view", parse_shortcut("D"),
          "Show where the annotators disagree on the final view",
-         [this] { show_diff_ = !show_diff_; }, has_doc, [this] { return show_diff_; }});
-  c.add({"view.fit",
-         "View",
-         "Fit frame",
-         parse_shortcut("Home"),
-         "Zoom so the whole frame fits",
-         [this] {
-           pair_view_.fit();
-           final_view_.fit();
-         },
-         {},
-         {}});
-  c.add({"edit.undo",
-         "Edit",
-         "Undo",
-         parse_shortcut("Ctrl+Z"),
-         "Undo the last edit of the final label",
-         [this] { undo(); },
-         [this] { return doc_ && doc_->final_label().history().can_undo(); },
-         {}});
-  c.add({"edit.redo",
-         "Edit",
-         "Redo",
-         parse_shortcut("Ctrl+Shift+Z"),
-         "Redo",
-         [this] { redo(); },
-         [this] { return doc_ && doc_->final_label().history().can_redo(); },
-         {}});
+         [this] { show_diff_ = !show_diff_; }, [this] { return doc_ != nullptr; },
+         [this] { return show_diff_; }});
+  add_fit_command(c, [this] {
+    pair_view_.fit();
+    final_view_.fit();
+  });
+}
+
+void AdjudicateWorkspace::add_navigation(CommandList& c) {
   c.add({"adj.next",
          "Navigate",
          "Next undecided",
@@ -113,31 +110,25 @@ void AdjudicateWorkspace::add_commands(CommandList& c) {
          [this] { request_open(current_ - 1); },
          [this] { return current_ > 0; },
          {}});
-  static const char* kToolKeys[] = {"B", "X", "P", "F", "S", "C"};
-  for (int t = 0; t < static_cast<int>(Tool::Count); ++t) {
-    const Tool tool = static_cast<Tool>(t);
-    c.add({std::string("tool.") + tool_name(tool), "Repaint", tool_name(tool),
-           parse_shortcut(kToolKeys[t]), tool_help(tool),
-           [this, tool] {
-             editor_.cancel();
-             pick_mode_ = false;
-             tools_.tool = tool;
-           },
-           has_doc, [this, tool] { return !pick_mode_ && tools_.tool == tool; }});
-  }
-  for (const auto& t : schema_.tissue)
-    c.add({"class." + std::to_string(t.id),
-           "Classes",
-           t.name,
-           parse_shortcut(t.hotkey),
-           "Repaint with " + t.name,
-           [this, id = t.id] { tools_.cls = id; },
-           {},
-           [this, id = t.id] { return tools_.cls == id; }});
-  for (const auto& d : schema_.cd)
-    c.add({"cd." + std::to_string(d.id), "Clearness", d.name, parse_shortcut(d.hotkey),
-           "Final clearness degree: " + d.name, [this, id = d.id] { set_cd(id); }, has_doc,
-           [this, id = d.id] { return doc_ && doc_->final_label().cd() == id; }});
+}
+
+// The labeling tools, classes and CD, acting on the final label.
+void AdjudicateWorkspace::add_repaint(CommandList& c) {
+  auto has_doc = [this] { return doc_ != nullptr; };
+  add_tool_commands(
+      c, "Repaint",
+      [this](Tool tool) {
+        editor_.cancel();
+        pick_mode_ = false;
+        tools_.tool = tool;
+      },
+      has_doc, [this](Tool tool) { return !pick_mode_ && tools_.tool == tool; });
+  add_class_commands(
+      c, schema_, "Repaint", [this](int id) { tools_.cls = id; },
+      [this](int id) { return tools_.cls == id; });
+  add_cd_commands(
+      c, schema_, "Final clearness degree", [this](int id) { set_cd(id); }, has_doc,
+      [this](int id) { return doc_ && doc_->final_label().cd() == id; });
 }
 
 void AdjudicateWorkspace::draw(ImVec2 pos, ImVec2 size) {

@@ -67,6 +67,10 @@ class AdjudicateWorkspace : public Workspace {
   void after_edit();
 
  private:
+  void add_decisions(CommandList& c);
+  void add_view(CommandList& c);
+  void add_navigation(CommandList& c);
+  void add_repaint(CommandList& c);
   void open_index(int index);
   void render_pair();
   void render_diff();

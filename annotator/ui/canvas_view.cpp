@@ -22,6 +22,32 @@ void CanvasView::zoom_by(float factor) { zoom_ = std::clamp(zoom_ * factor, 0.05
 CanvasInput CanvasView::draw(const char* id, ImTextureID image, ImTextureID overlay,
                              cv::Size image_size, float overlay_alpha, ImVec2 size) {
   CanvasInput in;
+  place(size, image_size);
+  ImGui::InvisibleButton(id, size_,
+                         ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
+                             ImGuiButtonFlags_MouseButtonMiddle);
+  in.hovered = ImGui::IsItemHovered();
+  const bool space = ImGui::IsKeyDown(GLFW_KEY_SPACE) && !ImGui::GetIO().WantTextInput;
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->PushClipRect(origin_, ImVec2(origin_.x + size_.x, origin_.y + size_.y), true);
+  // No backdrop fill: the window background is already there, and under
+  // software GL every full-canvas layer costs fill rate.
+  pan(in, space);
+  wheel(in);
+  const ImVec2 p0 = to_screen({0, 0});
+  const ImVec2 p1 =
+      to_screen({static_cast<float>(image_size.width), static_cast<float>(image_size.height)});
+  if (image) dl->AddImage(image, p0, p1);
+  if (overlay && overlay_alpha > 0.f)
+    dl->AddImage(overlay, p0, p1, ImVec2(0, 0), ImVec2(1, 1),
+                 ImGui::GetColorU32(ImVec4(1, 1, 1, overlay_alpha)));
+  dl->PopClipRect();
+  pointer(in, image_size, space);
+  return in;
+}
+
+// The canvas fills `size` (or the remaining region); a new image size refits.
+void CanvasView::place(ImVec2 size, cv::Size image_size) {
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   if (size.x <= 0) size.x = avail.x;
   if (size.y <= 0) size.y = avail.y;
@@ -38,19 +64,12 @@ CanvasInput CanvasView::draw(const char* id, ImTextureID image, ImTextureID over
     center_ = {image_size.width * 0.5f, image_size.height * 0.5f};
     fit_pending_ = false;
   }
+}
 
-  ImGui::InvisibleButton(id, size,
-                         ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
-                             ImGuiButtonFlags_MouseButtonMiddle);
-  in.hovered = ImGui::IsItemHovered();
+// Pan: middle drag, right drag, or Space + left drag; a right click that
+// barely moved is a click, not a pan.
+void CanvasView::pan(CanvasInput& in, bool space) {
   const ImGuiIO& io = ImGui::GetIO();
-  ImDrawList* dl = ImGui::GetWindowDrawList();
-  dl->PushClipRect(origin_, ImVec2(origin_.x + size.x, origin_.y + size.y), true);
-  // No backdrop fill: the window background is already there, and under
-  // software GL every full-canvas layer costs fill rate.
-
-  // Pan: middle drag, right drag, or Space + left drag.
-  const bool space = ImGui::IsKeyDown(GLFW_KEY_SPACE) && !io.WantTextInput;
   if (ImGui::IsItemActive() && (ImGui::IsMouseDragging(ImGuiMouseButton_Middle, 0.f) ||
                                 ImGui::IsMouseDragging(ImGuiMouseButton_Right, 2.f) ||
                                 (space && ImGui::IsMouseDown(ImGuiMouseButton_Left)))) {
@@ -66,29 +85,26 @@ CanvasInput CanvasView::draw(const char* id, ImTextureID image, ImTextureID over
   if (!ImGui::IsMouseDown(ImGuiMouseButton_Left) && !ImGui::IsMouseDown(ImGuiMouseButton_Middle) &&
       !ImGui::IsMouseDown(ImGuiMouseButton_Right))
     panning_ = false;
+}
 
-  // Wheel zooms to the cursor: the image point under it stays put.
-  if (in.hovered && io.MouseWheel != 0.f) {
-    if (io.KeyShift) {
-      in.wheel = io.MouseWheel;
-    } else {
-      const cv::Point2f before = to_image(io.MousePos);
-      zoom_by(std::pow(1.2f, io.MouseWheel));
-      const cv::Point2f after = to_image(io.MousePos);
-      center_ += before - after;
-    }
+// Wheel zooms to the cursor: the image point under it stays put. With Shift
+// the wheel goes to the caller (brush size).
+void CanvasView::wheel(CanvasInput& in) {
+  const ImGuiIO& io = ImGui::GetIO();
+  if (!in.hovered || io.MouseWheel == 0.f) return;
+  if (io.KeyShift) {
+    in.wheel = io.MouseWheel;
+    return;
   }
+  const cv::Point2f before = to_image(io.MousePos);
+  zoom_by(std::pow(1.2f, io.MouseWheel));
+  const cv::Point2f after = to_image(io.MousePos);
+  center_ += before - after;
+}
 
-  const ImVec2 p0 = to_screen({0, 0});
-  const ImVec2 p1 =
-      to_screen({static_cast<float>(image_size.width), static_cast<float>(image_size.height)});
-  if (image) dl->AddImage(image, p0, p1);
-  if (overlay && overlay_alpha > 0.f)
-    dl->AddImage(overlay, p0, p1, ImVec2(0, 0), ImVec2(1, 1),
-                 ImGui::GetColorU32(ImVec4(1, 1, 1, overlay_alpha)));
-  dl->PopClipRect();
-
-  in.pixel = to_image(io.MousePos);
+// The pointer in image pixels and the left button, unless the view is panning.
+void CanvasView::pointer(CanvasInput& in, cv::Size image_size, bool space) const {
+  in.pixel = to_image(ImGui::GetIO().MousePos);
   in.inside = in.hovered && in.pixel.x >= 0 && in.pixel.y >= 0 && in.pixel.x < image_size.width &&
               in.pixel.y < image_size.height;
   if (!panning_ && !space) {
@@ -97,7 +113,6 @@ CanvasInput CanvasView::draw(const char* id, ImTextureID image, ImTextureID over
     in.double_clicked = in.hovered && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left);
   }
   in.released = ImGui::IsMouseReleased(ImGuiMouseButton_Left);
-  return in;
 }
 
 }  // namespace excap::studio

@@ -34,6 +34,11 @@ class CanvasView {
   ImVec2 size() const { return size_; }
 
  private:
+  void place(ImVec2 size, cv::Size image_size);
+  void pan(CanvasInput& in, bool space);
+  void wheel(CanvasInput& in);
+  void pointer(CanvasInput& in, cv::Size image_size, bool space) const;
+
   float zoom_ = 1.f;
   cv::Point2f center_{0, 0};  // image point at the view centre
   bool fit_pending_ = true;

@@ -63,6 +63,11 @@ void ClipsWorkspace::open_video(int index) {
 
 void ClipsWorkspace::add_commands(CommandList& c) {
   commands_ = &c;
+  add_playback(c);
+  add_clip_marks(c);
+}
+
+void ClipsWorkspace::add_playback(CommandList& c) {
   auto has_video = [this] { return cursor_ != nullptr; };
   c.add({"clips.play", "Playback", "Play / pause", parse_shortcut("Space"),
          "Play or pause the video", [this] { toggle_play(); }, has_video,
@@ -107,6 +112,10 @@ void ClipsWorkspace::add_commands(CommandList& c) {
          [this] { seek(0); },
          has_video,
          {}});
+}
+
+void ClipsWorkspace::add_clip_marks(CommandList& c) {
+  auto has_video = [this] { return cursor_ != nullptr; };
   c.add({"clips.in",
          "Clip",
          "Mark in",

@@ -80,6 +80,8 @@ class ClipsWorkspace : public Workspace {
   void update_player(double dt);
 
  private:
+  void add_playback(CommandList& c);
+  void add_clip_marks(CommandList& c);
   void open_video(int index);
   void reload_clips();
 

@@ -34,6 +34,11 @@ class ToolsPanel : public Panel {
   void draw_content() override;
 
  private:
+  void draw_tools(float half);
+  void draw_classes();
+  void draw_mask(float half);
+  void draw_view(float half);
+  void draw_frame_state();
   LabelWorkspace& ws_;
 };
 

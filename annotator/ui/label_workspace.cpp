@@ -4,6 +4,7 @@
 
 #include "annotator/core/tools.h"
 #include "annotator/ui/label_panels.h"
+#include "annotator/ui/labeling_commands.h"
 
 namespace excap::studio {
 
@@ -34,9 +35,18 @@ LabelWorkspace::LabelWorkspace(Session session, StudioSettings& settings)
 
 LabelWorkspace::~LabelWorkspace() = default;
 
+// One group per menu, added in menu order: the menus appear in the order of
+// their first command.
 void LabelWorkspace::add_commands(CommandList& c) {
   commands_ = &c;
-  auto has_doc = [this] { return doc_ != nullptr; };
+  add_navigation(c);
+  add_editing(c);
+  add_tools(c);
+  add_classes(c);
+  add_view(c);
+}
+
+void LabelWorkspace::add_navigation(CommandList& c) {
   c.add({"label.prev",
          "Navigate",
          "Previous frame",
@@ -58,31 +68,17 @@ void LabelWorkspace::add_commands(CommandList& c) {
          "Next unfinished frame",
          parse_shortcut("Enter"),
          "Jump to the next frame that is not done",
-         [this] {
-           for (std::size_t k = 1; k <= entries_.size(); ++k) {
-             const std::size_t i =
-                 (static_cast<std::size_t>(std::max(current_, 0)) + k) % entries_.size();
-             if (entries_[i].status != FrameStatus::Done) return request_open(static_cast<int>(i));
-           }
-         },
+         [this] { next_unfinished(); },
          [this] { return !entries_.empty(); },
          {}});
-  c.add({"edit.undo",
-         "Edit",
-         "Undo",
-         parse_shortcut("Ctrl+Z"),
-         "Undo the last edit of this frame",
-         [this] { undo(); },
-         [this] { return doc_ && doc_->history().can_undo(); },
-         {}});
-  c.add({"edit.redo",
-         "Edit",
-         "Redo",
-         parse_shortcut("Ctrl+Shift+Z"),
-         "Redo",
-         [this] { redo(); },
-         [this] { return doc_ && doc_->history().can_redo(); },
-         {}});
+}
+
+// Edit menu, then "Save now" (File): it writes what the edits did.
+void LabelWorkspace::add_editing(CommandList& c) {
+  auto has_doc = [this] { return doc_ != nullptr; };
+  add_undo_commands(
+      c, "Undo the last edit of this frame", [this] { undo(); }, [this] { redo(); },
+      [this]() -> const UndoHistory* { return doc_ ? &doc_->history() : nullptr; });
   c.add({"edit.fill_unlabeled",
          "Edit",
          "Fill unlabeled with class",
@@ -115,22 +111,16 @@ void LabelWorkspace::add_commands(CommandList& c) {
          [this] { save_now(); },
          has_doc,
          {}});
+}
 
-  static const char* kToolKeys[] = {"B", "X", "P", "F", "S", "C"};
-  for (int t = 0; t < static_cast<int>(Tool::Count); ++t) {
-    const Tool tool = static_cast<Tool>(t);
-    c.add({std::string("tool.") + tool_name(tool),
-           "Tools",
-           tool_name(tool),
-           parse_shortcut(kToolKeys[t]),
-           tool_help(tool),
-           [this, tool] {
-             editor_.cancel();
-             tools_.tool = tool;
-           },
-           {},
-           [this, tool] { return tools_.tool == tool; }});
-  }
+void LabelWorkspace::add_tools(CommandList& c) {
+  add_tool_commands(
+      c, "Tools",
+      [this](Tool tool) {
+        editor_.cancel();
+        tools_.tool = tool;
+      },
+      {}, [this](Tool tool) { return tools_.tool == tool; });
   c.add({"tool.bigger",
          "Tools",
          "Bigger brush",
@@ -147,30 +137,20 @@ void LabelWorkspace::add_commands(CommandList& c) {
          [this] { settings_.brush_radius = tools_.radius = std::max(tools_.radius - 1, 0); },
          {},
          {}});
+}
 
+void LabelWorkspace::add_classes(CommandList& c) {
   const LabelSchema& schema = session_.project().meta().schema;
-  for (const auto& t : schema.tissue)
-    c.add({"class." + std::to_string(t.id),
-           "Classes",
-           t.name,
-           parse_shortcut(t.hotkey),
-           "Paint with " + t.name,
-           [this, id = t.id] { set_class(id); },
-           {},
-           [this, id = t.id] { return tools_.cls == id; }});
-  for (const auto& d : schema.cd)
-    c.add({"cd." + std::to_string(d.id), "Clearness", d.name, parse_shortcut(d.hotkey),
-           "Clearness degree of this frame: " + d.name, [this, id = d.id] { set_cd(id); }, has_doc,
-           [this, id = d.id] { return doc_ && doc_->cd() == id; }});
+  add_class_commands(
+      c, schema, "Paint", [this](int id) { set_class(id); },
+      [this](int id) { return tools_.cls == id; });
+  add_cd_commands(
+      c, schema, "Clearness degree of this frame", [this](int id) { set_cd(id); },
+      [this] { return doc_ != nullptr; }, [this](int id) { return doc_ && doc_->cd() == id; });
+}
 
-  c.add({"view.fit",
-         "View",
-         "Fit frame",
-         parse_shortcut("Home"),
-         "Zoom so the whole frame fits",
-         [this] { view_.fit(); },
-         {},
-         {}});
+void LabelWorkspace::add_view(CommandList& c) {
+  add_fit_command(c, [this] { view_.fit(); });
   c.add({"view.zoom_in",
          "View",
          "Zoom in",
@@ -228,6 +208,13 @@ bool LabelWorkspace::open_frame_id(const std::string& frame) {
 }
 
 void LabelWorkspace::next(int step) { request_open(current_ + step); }
+
+void LabelWorkspace::next_unfinished() {
+  for (std::size_t k = 1; k <= entries_.size(); ++k) {
+    const std::size_t i = (static_cast<std::size_t>(std::max(current_, 0)) + k) % entries_.size();
+    if (entries_[i].status != FrameStatus::Done) return request_open(static_cast<int>(i));
+  }
+}
 
 void LabelWorkspace::apply_queued() {
   if (!pending_open_) return;

@@ -52,6 +52,7 @@ class LabelWorkspace : public Workspace {
   void request_open(int index);                  // applied after the frame
   bool open_frame_id(const std::string& frame);  // immediately; false when not in my list
   void next(int step);
+  void next_unfinished();  // the next frame after this one that is not done, wrapping
   void set_class(int cls);
   void set_cd(int cd);
   void undo();
@@ -64,6 +65,11 @@ class LabelWorkspace : public Workspace {
   void tick(double dt, bool had_input);
 
  private:
+  void add_navigation(CommandList& c);
+  void add_editing(CommandList& c);
+  void add_tools(CommandList& c);
+  void add_classes(CommandList& c);
+  void add_view(CommandList& c);
   void open_index(int index);
   void refresh_entry(const std::string& frame);
   void collect_saves();

@@ -110,25 +110,39 @@ void Studio::frame(double dt) {
   label_->tick(dt, had_input);
   commands_.handle_shortcuts();
 
-  float menu_h = 0;
-  if (ImGui::BeginMainMenuBar()) {
-    for (const auto& m : commands_.menus()) {
-      if (ImGui::BeginMenu(m.c_str())) {
-        commands_.draw_menu_items(m);
-        ImGui::EndMenu();
-      }
-    }
-    ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 16.f);
-    ImGui::TextDisabled("%s  |  %s", options_.user.c_str(), workspace()->name());
-    menu_h = ImGui::GetWindowSize().y;
-    ImGui::EndMainMenuBar();
-  }
+  const float menu_h = draw_menu_bar();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   const float status_h = ImGui::GetFrameHeight();
   workspace()->draw(ImVec2(vp->Pos.x, vp->Pos.y + menu_h),
                     ImVec2(vp->Size.x, vp->Size.y - menu_h - status_h));
+  draw_status_bar(dt);
+  if (show_shortcuts_) draw_shortcuts();
 
-  // Status bar.
+  // Structural changes after the frame.
+  workspace()->apply_queued();
+  if (pending_workspace_) apply_workspace_switch();
+}
+
+// The menus from the command list, then who is working where; returns its height.
+float Studio::draw_menu_bar() {
+  float height = 0;
+  if (!ImGui::BeginMainMenuBar()) return height;
+  for (const auto& m : commands_.menus()) {
+    if (ImGui::BeginMenu(m.c_str())) {
+      commands_.draw_menu_items(m);
+      ImGui::EndMenu();
+    }
+  }
+  ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::GetFontSize() * 16.f);
+  ImGui::TextDisabled("%s  |  %s", options_.user.c_str(), workspace()->name());
+  height = ImGui::GetWindowSize().y;
+  ImGui::EndMainMenuBar();
+  return height;
+}
+
+void Studio::draw_status_bar(double dt) {
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  const float status_h = ImGui::GetFrameHeight();
   ImGui::SetNextWindowPos(ImVec2(vp->Pos.x, vp->Pos.y + vp->Size.y - status_h));
   ImGui::SetNextWindowSize(ImVec2(vp->Size.x, status_h));
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding,
@@ -143,46 +157,48 @@ void Studio::frame(double dt) {
   }
   ImGui::End();
   ImGui::PopStyleVar();
+}
 
-  if (show_shortcuts_) {
-    ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, ImGui::GetFontSize() * 28),
-                             ImGuiCond_FirstUseEver);
-    if (ImGui::Begin("Keyboard shortcuts", &show_shortcuts_)) {
-      if (ImGui::BeginTable("##keys", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY)) {
-        for (const auto& c : commands_.all()) {
-          ImGui::TableNextRow();
-          ImGui::TableNextColumn();
-          ImGui::TextUnformatted(c.shortcut.text().c_str());
-          ImGui::TableNextColumn();
-          ImGui::TextUnformatted(c.label.c_str());
-          ImGui::TableNextColumn();
-          ImGui::TextDisabled("%s", c.tooltip.c_str());
-        }
-        ImGui::EndTable();
+// The F12 table: every command of the list, its key and its help line.
+void Studio::draw_shortcuts() {
+  ImGui::SetNextWindowSize(ImVec2(ImGui::GetFontSize() * 30, ImGui::GetFontSize() * 28),
+                           ImGuiCond_FirstUseEver);
+  if (ImGui::Begin("Keyboard shortcuts", &show_shortcuts_)) {
+    if (ImGui::BeginTable("##keys", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY)) {
+      for (const auto& c : commands_.all()) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(c.shortcut.text().c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(c.label.c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextDisabled("%s", c.tooltip.c_str());
       }
+      ImGui::EndTable();
     }
-    ImGui::End();
   }
+  ImGui::End();
+}
 
-  // Structural changes after the frame.
-  workspace()->apply_queued();
-  if (pending_workspace_) {
-    const std::string next = *pending_workspace_;
-    pending_workspace_.reset();
-    try {
-      if (next == "clips" && !clips_)
-        clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
-      if (next == "adjudicate" && !adjudicate_)
-        adjudicate_ =
-            std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
-      if (next != active_) workspace()->shutdown();
-      active_ = next;
-      message_.clear();
-    } catch (const std::exception& e) {
-      message_ = e.what();
-    }
-    rebuild_commands();
+// Opens the workspace asked for during the frame (created on first use) and
+// rebuilds the command list for it; a workspace that cannot open stays closed
+// and says why in the status bar.
+void Studio::apply_workspace_switch() {
+  const std::string next = *pending_workspace_;
+  pending_workspace_.reset();
+  try {
+    if (next == "clips" && !clips_)
+      clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
+    if (next == "adjudicate" && !adjudicate_)
+      adjudicate_ =
+          std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
+    if (next != active_) workspace()->shutdown();
+    active_ = next;
+    message_.clear();
+  } catch (const std::exception& e) {
+    message_ = e.what();
   }
+  rebuild_commands();
 }
 
 void Studio::shutdown() {

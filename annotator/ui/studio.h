@@ -44,6 +44,10 @@ class Studio {
   bool animating() const;
 
  private:
+  float draw_menu_bar();
+  void draw_status_bar(double dt);
+  void draw_shortcuts();
+  void apply_workspace_switch();
   void switch_to(const std::string& name);  // applied after the frame
   void rebuild_commands();
   Workspace* workspace() const;

@@ -1,27 +1,35 @@
 // Tools, class palette, clearness degree, view options and what the frame
 // still needs before it counts as done. Every button is a command.
-#include <cstdio>
+#include <algorithm>
 
 #include "annotator/ui/label_panels.h"
 #include "annotator/ui/label_workspace.h"
+#include "annotator/ui/labeling_widgets.h"
 
 namespace excap::studio {
 
 void ToolsPanel::draw_content() {
-  CommandList& cmd = ws_.commands();
-  const auto& schema = ws_.session().project().meta().schema;
+  // Measured once at the top: every section's rows start at the left edge.
+  const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) * 0.5f;
+  draw_tools(half);
+  ImGui::Separator();
+  draw_classes();
+  ImGui::Separator();
+  ImGui::TextDisabled("CLEARNESS DEGREE");
+  cd_buttons(ws_.commands(), ws_.session().project().meta().schema);
+  ImGui::Separator();
+  draw_mask(half);
+  ImGui::Separator();
+  draw_view(half);
+  ImGui::Separator();
+  draw_frame_state();
+}
+
+void ToolsPanel::draw_tools(float half) {
   ToolState& tools = ws_.tools();
   StudioSettings& st = ws_.settings();
-  const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) * 0.5f;
-
   ImGui::TextDisabled("TOOL");
-  for (int t = 0; t < static_cast<int>(Tool::Count); ++t) {
-    if (t % 2) ImGui::SameLine();
-    const Command* c = cmd.find(std::string("tool.") + tool_name(static_cast<Tool>(t)));
-    if (!c) continue;
-    const std::string label = c->label + "  " + c->shortcut.text();
-    cmd.button(c->id, half, label.c_str());
-  }
+  tool_buttons(ws_.commands(), half);
   ImGui::SetNextItemWidth(-em(4.5f));
   if (ImGui::SliderInt("radius", &tools.radius, 0, 80)) st.brush_radius = tools.radius;
   if (tools.tool == Tool::Superpixel) {
@@ -29,34 +37,21 @@ void ToolsPanel::draw_content() {
     if (ImGui::SliderInt("cell", &tools.superpixel_size, 6, 60))
       st.superpixel_size = tools.superpixel_size;
   }
+}
 
-  ImGui::Separator();
+void ToolsPanel::draw_classes() {
+  const ToolState& tools = ws_.tools();
   ImGui::TextDisabled("CLASS");
-  for (const auto& t : schema.tissue) {
-    ImGui::PushID(t.id);
-    const ImVec4 col(t.color[0] / 255.f, t.color[1] / 255.f, t.color[2] / 255.f, 1.f);
-    ImGui::ColorButton("##c", col, ImGuiColorEditFlags_NoTooltip, ImVec2(em(1.1f), em(1.1f)));
-    ImGui::SameLine();
-    char label[96];
-    std::snprintf(label, sizeof label, "%s  %s", t.hotkey.c_str(), t.name.c_str());
-    if (ImGui::Selectable(label, tools.cls == t.id && tools.tool != Tool::Eraser))
-      ws_.set_class(t.id);
+  for (const auto& t : ws_.session().project().meta().schema.tissue) {
+    if (class_row(t, tools.cls == t.id && tools.tool != Tool::Eraser, 1.1f)) ws_.set_class(t.id);
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s", cmd.tooltip_text("class." + std::to_string(t.id)).c_str());
-    ImGui::PopID();
+      ImGui::SetTooltip("%s", ws_.commands().tooltip_text("class." + std::to_string(t.id)).c_str());
   }
+}
 
-  ImGui::Separator();
-  ImGui::TextDisabled("CLEARNESS DEGREE");
-  const float third =
-      (ImGui::GetContentRegionAvail().x - 2 * ImGui::GetStyle().ItemSpacing.x) / 3.f;
-  for (const auto& d : schema.cd) {
-    if (d.id > 0) ImGui::SameLine();
-    const std::string label = d.name + " " + d.hotkey;
-    cmd.button("cd." + std::to_string(d.id), third, label.c_str());
-  }
-
-  ImGui::Separator();
+void ToolsPanel::draw_mask(float half) {
+  CommandList& cmd = ws_.commands();
+  StudioSettings& st = ws_.settings();
   ImGui::TextDisabled("MASK");
   cmd.button("edit.fill_unlabeled", -1, "Fill unlabeled with class  Shift+F");
   ImGui::SetNextItemWidth(em(5.f));
@@ -67,8 +62,11 @@ void ToolsPanel::draw_content() {
   cmd.button("edit.undo", half);
   ImGui::SameLine();
   cmd.button("edit.redo", half);
+}
 
-  ImGui::Separator();
+void ToolsPanel::draw_view(float half) {
+  CommandList& cmd = ws_.commands();
+  StudioSettings& st = ws_.settings();
   ImGui::TextDisabled("VIEW");
   ImGui::SetNextItemWidth(-em(4.5f));
   ImGui::SliderFloat("opacity", &st.overlay_opacity, 0.f, 1.f, "%.2f");
@@ -78,8 +76,10 @@ void ToolsPanel::draw_content() {
   cmd.button("view.fit", half, "Fit  Home");
   ImGui::SameLine();
   cmd.button("label.next_todo", half, "Next to do  Enter");
+}
 
-  ImGui::Separator();
+// What the frame still needs, the undo memory, and a failed save in red.
+void ToolsPanel::draw_frame_state() {
   if (auto* doc = ws_.doc()) {
     const auto c = doc->completeness();
     ImGui::TextColored(c.done() ? ImVec4(0.4f, 0.85f, 0.45f, 1) : ImVec4(0.95f, 0.75f, 0.3f, 1),
