@@ -19,7 +19,8 @@ cv::Mat lit_region(const cv::Mat& bgr) {
   for (int c = 1; c < n; ++c)
     if (best < 0 || stats.at<int>(c, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA))
       best = c;
-  if (best < 0 || stats.at<int>(best, cv::CC_STAT_AREA) < bgr.total() / 20)
+  if (best < 0 ||
+      static_cast<std::size_t>(stats.at<int>(best, cv::CC_STAT_AREA)) < bgr.total() / 20)
     return cv::Mat(bgr.size(), CV_8UC1, cv::Scalar(255));
   // Dark spots inside the disc (lumen) are still inside: fill the outer contour.
   std::vector<std::vector<cv::Point>> contours;
