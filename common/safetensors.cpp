@@ -75,11 +75,9 @@ std::uint64_t read_le64(const std::uint8_t* p) {
   return v;
 }
 
-// Validates the JSON header; `data_size` is the size of the data section
-// (nullopt when only the header was read, so the tiling is checked against the
-// largest end offset instead).
-Header parse_header(std::string_view text, std::optional<std::uint64_t> data_size,
-                    const std::string& where) {
+// Parses the header text as a JSON object, refusing a tensor name given twice
+// (the parsed object would keep only one of them).
+nlohmann::json parse_header_json(std::string_view text, const std::string& where) {
   if (text.empty() || text.front() != '{')
     throw Error(where, "safetensors header does not start with '{'");
   std::set<std::string> seen;
@@ -100,63 +98,78 @@ Header parse_header(std::string_view text, std::optional<std::uint64_t> data_siz
   if (!j.is_object()) throw Error(where, "safetensors header is not a JSON object");
   if (!duplicate.empty())
     throw Error(where, "tensor '" + duplicate + "' appears twice in the header");
+  return j;
+}
 
-  Header h;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& name = it.key();
-    const nlohmann::json& v = it.value();
-    if (name == "__metadata__") {
-      if (!v.is_object()) throw Error(where, "__metadata__ is not a JSON object");
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string())
-          throw Error(where, "__metadata__ value of '" + m.key() + "' is not a string");
-        h.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string what = "tensor '" + name + "'";
-    if (!v.is_object()) throw Error(where, what + ": header entry is not an object");
-    for (auto f = v.begin(); f != v.end(); ++f)
-      if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
-        throw Error(where, what + ": unknown header field '" + f.key() + "'");
-    if (!v.contains("dtype") || !v["dtype"].is_string())
-      throw Error(where, what + ": missing or non-string dtype");
-    auto dtype = parse_dtype(v["dtype"].get<std::string>());
-    if (!dtype)
-      throw Error(where, what + ": unknown dtype '" + v["dtype"].get<std::string>() + "'");
-    if (!v.contains("shape") || !v["shape"].is_array())
-      throw Error(where, what + ": missing or non-array shape");
-    HeaderEntry e{name, *dtype, {}, 0, 0};
-    for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned())
-        throw Error(where, what + ": shape holds a non-integer or negative value");
-      const auto dim = d.get<std::uint64_t>();
-      if (dim > static_cast<std::uint64_t>(INT64_MAX))
-        throw Error(where, what + ": dimension too large");
-      e.shape.push_back(static_cast<std::int64_t>(dim));
-    }
-    const auto& off = v.contains("data_offsets") ? v["data_offsets"] : nlohmann::json();
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
-        !off[1].is_number_unsigned())
-      throw Error(where, what + ": data_offsets must be two non-negative integers");
-    e.begin = off[0].get<std::uint64_t>();
-    e.end = off[1].get<std::uint64_t>();
-    if (e.end < e.begin)
-      throw Error(where, what + ": data_offsets end " + std::to_string(e.end) + " before begin " +
-                             std::to_string(e.begin));
-    if (data_size && e.end > *data_size)
-      throw Error(where, what + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                             std::to_string(e.end) + "] run past the data section (" +
-                             std::to_string(*data_size) + " bytes)");
-    const auto expect = byte_size(e.shape, e.dtype);
-    if (!expect) throw Error(where, what + ": shape " + shape_text(e.shape) + " overflows");
-    if (*expect != e.end - e.begin)
-      throw Error(where, what + ": shape " + shape_text(e.shape) + " of " +
-                             dtype_name(e.dtype).data() + " needs " + std::to_string(*expect) +
-                             " bytes but data_offsets span " + std::to_string(e.end - e.begin));
-    h.entries.push_back(std::move(e));
+void read_metadata(const nlohmann::json& v, Header& h, const std::string& where) {
+  if (!v.is_object()) throw Error(where, "__metadata__ is not a JSON object");
+  for (auto m = v.begin(); m != v.end(); ++m) {
+    if (!m.value().is_string())
+      throw Error(where, "__metadata__ value of '" + m.key() + "' is not a string");
+    h.metadata[m.key()] = m.value().get<std::string>();
   }
-  // The spec: offsets, sorted, tile the byte buffer with no gap and no overlap.
+}
+
+// `what` names the tensor in errors.
+std::vector<std::int64_t> parse_shape(const nlohmann::json& v, const std::string& what,
+                                      const std::string& where) {
+  if (!v.contains("shape") || !v["shape"].is_array())
+    throw Error(where, what + ": missing or non-array shape");
+  std::vector<std::int64_t> shape;
+  for (const auto& d : v["shape"]) {
+    if (!d.is_number_unsigned())
+      throw Error(where, what + ": shape holds a non-integer or negative value");
+    const auto dim = d.get<std::uint64_t>();
+    if (dim > static_cast<std::uint64_t>(INT64_MAX))
+      throw Error(where, what + ": dimension too large");
+    shape.push_back(static_cast<std::int64_t>(dim));
+  }
+  return shape;
+}
+
+// Reads data_offsets into e and checks them against the data section and the shape.
+void parse_offsets(const nlohmann::json& v, HeaderEntry& e, std::optional<std::uint64_t> data_size,
+                   const std::string& what, const std::string& where) {
+  const auto& off = v.contains("data_offsets") ? v["data_offsets"] : nlohmann::json();
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned())
+    throw Error(where, what + ": data_offsets must be two non-negative integers");
+  e.begin = off[0].get<std::uint64_t>();
+  e.end = off[1].get<std::uint64_t>();
+  if (e.end < e.begin)
+    throw Error(where, what + ": data_offsets end " + std::to_string(e.end) + " before begin " +
+                           std::to_string(e.begin));
+  if (data_size && e.end > *data_size)
+    throw Error(where, what + ": data_offsets [" + std::to_string(e.begin) + ", " +
+                           std::to_string(e.end) + "] run past the data section (" +
+                           std::to_string(*data_size) + " bytes)");
+  const auto expect = byte_size(e.shape, e.dtype);
+  if (!expect) throw Error(where, what + ": shape " + shape_text(e.shape) + " overflows");
+  if (*expect != e.end - e.begin)
+    throw Error(where, what + ": shape " + shape_text(e.shape) + " of " +
+                           dtype_name(e.dtype).data() + " needs " + std::to_string(*expect) +
+                           " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+}
+
+HeaderEntry parse_entry(const std::string& name, const nlohmann::json& v,
+                        std::optional<std::uint64_t> data_size, const std::string& where) {
+  const std::string what = "tensor '" + name + "'";
+  if (!v.is_object()) throw Error(where, what + ": header entry is not an object");
+  for (auto f = v.begin(); f != v.end(); ++f)
+    if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
+      throw Error(where, what + ": unknown header field '" + f.key() + "'");
+  if (!v.contains("dtype") || !v["dtype"].is_string())
+    throw Error(where, what + ": missing or non-string dtype");
+  auto dtype = parse_dtype(v["dtype"].get<std::string>());
+  if (!dtype) throw Error(where, what + ": unknown dtype '" + v["dtype"].get<std::string>() + "'");
+  HeaderEntry e{name, *dtype, parse_shape(v, what, where), 0, 0};
+  parse_offsets(v, e, data_size, what, where);
+  return e;
+}
+
+// The spec: offsets, sorted, tile the byte buffer with no gap and no overlap.
+void check_tiling(const Header& h, std::optional<std::uint64_t> data_size,
+                  const std::string& where) {
   std::vector<const HeaderEntry*> sorted;
   for (const auto& e : h.entries) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(), [](const HeaderEntry* a, const HeaderEntry* b) {
@@ -177,6 +190,22 @@ Header parse_header(std::string_view text, std::optional<std::uint64_t> data_siz
     throw Error(where, "data section has " + std::to_string(*data_size) +
                            " bytes but the tensors cover " + std::to_string(pos) +
                            " (truncated header or trailing bytes)");
+}
+
+// Validates the JSON header; `data_size` is the size of the data section
+// (nullopt when only the header was read, so the tiling is checked against the
+// largest end offset instead).
+Header parse_header(std::string_view text, std::optional<std::uint64_t> data_size,
+                    const std::string& where) {
+  const nlohmann::json j = parse_header_json(text, where);
+  Header h;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "__metadata__")
+      read_metadata(it.value(), h, where);
+    else
+      h.entries.push_back(parse_entry(it.key(), it.value(), data_size, where));
+  }
+  check_tiling(h, data_size, where);
   return h;
 }
 

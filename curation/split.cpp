@@ -126,105 +126,163 @@ struct Group {
   int size() const { return static_cast<int>(items.size()); }
 };
 
-std::vector<int> split_grouped(const std::vector<SplitItem>& items, const SplitRequest& req,
-                               std::vector<Group> groups) {
-  const int S = static_cast<int>(req.ratios.size()), K = req.stratify ? req.num_strata : 1;
-  const double N = static_cast<double>(items.size());
-  std::vector<double> n_c(K, 0);
-  for (const auto& g : groups)
-    for (int c = 0; c < K; ++c) n_c[c] += g.counts[c];
-  // cnt[s][c], sizes[s]; cost = sum (cnt - target)^2 / n_c + sum (size - target)^2 / N.
-  std::vector<std::vector<double>> cnt(S, std::vector<double>(K, 0));
-  std::vector<double> sizes(S, 0);
-  std::vector<int> ngroups(S, 0);
-  auto term = [&](int s, const std::vector<int>& delta, int sign) {
-    double v = 0;
-    if (req.stratify)
-      for (int c = 0; c < K; ++c)
-        if (n_c[c] > 0) {
-          const double d = cnt[s][c] + sign * delta[c] - req.ratios[s] * n_c[c];
-          v += d * d / n_c[c];
-        }
-    int gsize = 0;
-    for (int c = 0; c < K; ++c) gsize += delta[c];
-    const double d = sizes[s] + sign * gsize - req.ratios[s] * N;
-    return v + d * d / N;
-  };
-  const std::vector<int> zero(K, 0);
-  auto apply = [&](int s, const Group& g, int sign) {
-    for (int c = 0; c < K; ++c) cnt[s][c] += sign * g.counts[c];
-    sizes[s] += sign * g.size();
-    ngroups[s] += sign;
-  };
-  SeededRng rng(req.seed);
-  std::vector<int> order(groups.size());
+// Groups placed whole into subsets, minimising
+// cost = sum (cnt - target)^2 / n_c + sum (size - target)^2 / N
+// first greedily (largest groups first), then by local search.
+class GroupedSplit {
+ public:
+  GroupedSplit(const std::vector<SplitItem>& items, const SplitRequest& req,
+               std::vector<Group> groups)
+      : req_(req),
+        S_(static_cast<int>(req.ratios.size())),
+        K_(req.stratify ? req.num_strata : 1),
+        N_(static_cast<double>(items.size())),
+        items_(items.size()),
+        groups_(std::move(groups)),
+        n_c_(K_, 0),
+        cnt_(S_, std::vector<double>(K_, 0)),
+        sizes_(S_, 0),
+        ngroups_(S_, 0),
+        zero_(K_, 0),
+        where_(groups_.size(), -1) {
+    for (const auto& g : groups_)
+      for (int c = 0; c < K_; ++c) n_c_[c] += g.counts[c];
+  }
+
+  void place_greedily();
+  bool move_pass();  // single moves; true when the cost fell
+  bool swap_pass();  // pairwise swaps; true when the cost fell
+  std::size_t group_count() const { return groups_.size(); }
+  std::vector<int> assignment() const;
+
+ private:
+  // Subset s's share of the cost after adding sign * delta (per stratum) to it.
+  double term(int s, const std::vector<int>& delta, int sign) const;
+  void apply(int s, const Group& g, int sign);
+
+  const SplitRequest& req_;
+  const int S_, K_;
+  const double N_;
+  const std::size_t items_;
+  const std::vector<Group> groups_;
+  std::vector<double> n_c_;
+  std::vector<std::vector<double>> cnt_;  // [subset][stratum]
+  std::vector<double> sizes_;
+  std::vector<int> ngroups_;
+  const std::vector<int> zero_;
+  std::vector<int> where_;  // subset of each group
+};
+
+double GroupedSplit::term(int s, const std::vector<int>& delta, int sign) const {
+  double v = 0;
+  if (req_.stratify)
+    for (int c = 0; c < K_; ++c)
+      if (n_c_[c] > 0) {
+        const double d = cnt_[s][c] + sign * delta[c] - req_.ratios[s] * n_c_[c];
+        v += d * d / n_c_[c];
+      }
+  int gsize = 0;
+  for (int c = 0; c < K_; ++c) gsize += delta[c];
+  const double d = sizes_[s] + sign * gsize - req_.ratios[s] * N_;
+  return v + d * d / N_;
+}
+
+void GroupedSplit::apply(int s, const Group& g, int sign) {
+  for (int c = 0; c < K_; ++c) cnt_[s][c] += sign * g.counts[c];
+  sizes_[s] += sign * g.size();
+  ngroups_[s] += sign;
+}
+
+void GroupedSplit::place_greedily() {
+  SeededRng rng(req_.seed);
+  std::vector<int> order(groups_.size());
   std::iota(order.begin(), order.end(), 0);
   rng.shuffle(order);
   std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return groups[a].size() > groups[b].size(); });
-  std::vector<int> where(groups.size(), -1);
+                   [&](int a, int b) { return groups_[a].size() > groups_[b].size(); });
   for (int gi : order) {
-    std::vector<int> subs(S);
+    std::vector<int> subs(S_);
     std::iota(subs.begin(), subs.end(), 0);
     rng.shuffle(subs);
     int best = -1;
     double best_delta = 0;
     for (int s : subs) {
-      double delta = term(s, groups[gi].counts, +1) - term(s, zero, +1);
-      if (ngroups[s] == 0) delta -= 1e9;  // every subset needs a group first
+      double delta = term(s, groups_[gi].counts, +1) - term(s, zero_, +1);
+      if (ngroups_[s] == 0) delta -= 1e9;  // every subset needs a group first
       if (best < 0 || delta < best_delta - 1e-12) best = s, best_delta = delta;
     }
-    where[gi] = best;
-    apply(best, groups[gi], +1);
+    where_[gi] = best;
+    apply(best, groups_[gi], +1);
   }
-  // Local search: single moves, then pairwise swaps, while the cost falls.
-  const std::size_t G = groups.size();
-  for (int pass = 0; pass < 100; ++pass) {
-    bool improved = false;
-    for (std::size_t gi = 0; gi < G; ++gi) {
-      const int from = where[gi];
-      if (ngroups[from] <= 1) continue;
-      for (int to = 0; to < S; ++to) {
-        if (to == from) continue;
-        const double before = term(from, zero, +1) + term(to, zero, +1);
-        const double after = term(from, groups[gi].counts, -1) + term(to, groups[gi].counts, +1);
-        if (after < before - 1e-9) {
-          apply(from, groups[gi], -1);
-          apply(to, groups[gi], +1);
-          where[gi] = to;
-          improved = true;
-          break;
-        }
+}
+
+bool GroupedSplit::move_pass() {
+  bool improved = false;
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    const int from = where_[gi];
+    if (ngroups_[from] <= 1) continue;
+    for (int to = 0; to < S_; ++to) {
+      if (to == from) continue;
+      const double before = term(from, zero_, +1) + term(to, zero_, +1);
+      const double after = term(from, groups_[gi].counts, -1) + term(to, groups_[gi].counts, +1);
+      if (after < before - 1e-9) {
+        apply(from, groups_[gi], -1);
+        apply(to, groups_[gi], +1);
+        where_[gi] = to;
+        improved = true;
+        break;
       }
     }
-    if (G <= 1500)
-      for (std::size_t gi = 0; gi < G; ++gi)
-        for (std::size_t gj = gi + 1; gj < G; ++gj) {
-          const int a = where[gi], b = where[gj];
-          if (a == b) continue;
-          std::vector<int> d(K);
-          bool same = true;
-          for (int c = 0; c < K; ++c) {
-            d[c] = groups[gj].counts[c] - groups[gi].counts[c];
-            same = same && d[c] == 0;
-          }
-          if (same) continue;
-          // a loses gi and gains gj: net +d; b the opposite.
-          const double before = term(a, zero, +1) + term(b, zero, +1);
-          const double after = term(a, d, +1) + term(b, d, -1);
-          if (after < before - 1e-9) {
-            apply(a, groups[gi], -1), apply(a, groups[gj], +1);
-            apply(b, groups[gj], -1), apply(b, groups[gi], +1);
-            std::swap(where[gi], where[gj]);
-            improved = true;
-          }
-        }
+  }
+  return improved;
+}
+
+bool GroupedSplit::swap_pass() {
+  bool improved = false;
+  const std::size_t G = groups_.size();
+  for (std::size_t gi = 0; gi < G; ++gi)
+    for (std::size_t gj = gi + 1; gj < G; ++gj) {
+      const int a = where_[gi], b = where_[gj];
+      if (a == b) continue;
+      std::vector<int> d(K_);
+      bool same = true;
+      for (int c = 0; c < K_; ++c) {
+        d[c] = groups_[gj].counts[c] - groups_[gi].counts[c];
+        same = same && d[c] == 0;
+      }
+      if (same) continue;
+      // a loses gi and gains gj: net +d; b the opposite.
+      const double before = term(a, zero_, +1) + term(b, zero_, +1);
+      const double after = term(a, d, +1) + term(b, d, -1);
+      if (after < before - 1e-9) {
+        apply(a, groups_[gi], -1), apply(a, groups_[gj], +1);
+        apply(b, groups_[gj], -1), apply(b, groups_[gi], +1);
+        std::swap(where_[gi], where_[gj]);
+        improved = true;
+      }
+    }
+  return improved;
+}
+
+std::vector<int> GroupedSplit::assignment() const {
+  std::vector<int> out(items_, -1);
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi)
+    for (int i : groups_[gi].items) out[i] = where_[gi];
+  return out;
+}
+
+std::vector<int> split_grouped(const std::vector<SplitItem>& items, const SplitRequest& req,
+                               std::vector<Group> groups) {
+  GroupedSplit split(items, req, std::move(groups));
+  split.place_greedily();
+  // Local search: single moves, then pairwise swaps (quadratic: small inputs only), while the
+  // cost falls.
+  for (int pass = 0; pass < 100; ++pass) {
+    bool improved = split.move_pass();
+    if (split.group_count() <= 1500) improved = split.swap_pass() || improved;
     if (!improved) break;
   }
-  std::vector<int> out(items.size(), -1);
-  for (std::size_t gi = 0; gi < G; ++gi)
-    for (int i : groups[gi].items) out[i] = where[gi];
-  return out;
+  return split.assignment();
 }
 
 }  // namespace
@@ -317,18 +375,17 @@ SubsetStats subset_stats(const std::string& name, double target,
   return st;
 }
 
-}  // namespace
-
-Split make_split(const Project& project, const SplitOptions& opt, const FinalHistogram& histogram) {
+void check_split_options(const SplitOptions& opt) {
   require_safe_id(opt.name, "split");
   if (opt.stratify != "cd" && opt.stratify != "none")
     throw Error("--stratify", "'" + opt.stratify + "' is not one of: cd, none");
   if (opt.group != "patient" && opt.group != "clip" && opt.group != "none")
     throw Error("--group", "'" + opt.group + "' is not one of: patient, clip, none");
   check_ratios(opt.ratios);
-  const LabelSchema& schema = project.meta().schema;
-  std::map<std::string, Frame> frames;
-  for (auto& f : project.load_frames()) frames[f.id] = f;
+}
+
+// The split's settings and class names, before any frame is placed.
+Split new_split(const SplitOptions& opt, const LabelSchema& schema) {
   Split sp;
   sp.name = opt.name;
   sp.created = now_iso8601();
@@ -339,10 +396,20 @@ Split make_split(const Project& project, const SplitOptions& opt, const FinalHis
   sp.subset_names = default_names(opt.ratios.size());
   for (const auto& c : schema.cd) sp.cd_names.push_back(c.name);
   for (const auto& t : schema.tissue) sp.tissue_names.push_back(t.name);
+  return sp;
+}
 
+// The adjudicated frames to split, in final_frames() order, with their frame and CD.
+struct SplitInput {
   std::vector<SplitItem> items;
-  std::vector<const Frame*> item_frames;
-  std::vector<int> item_cd;
+  std::vector<const Frame*> frames;  // into the caller's frame table
+  std::vector<int> cds;
+};
+
+SplitInput collect_final_frames(const Project& project, const SplitOptions& opt,
+                                const std::map<std::string, Frame>& frames, Split& sp) {
+  const LabelSchema& schema = project.meta().schema;
+  SplitInput in;
   std::vector<std::string> unknown, no_key;
   for (const auto& id : project.final_frames()) {
     auto fin = project.load_final(id);
@@ -357,9 +424,9 @@ Split make_split(const Project& project, const SplitOptions& opt, const FinalHis
                   "CD " + std::to_string(fin->cd) + " is not in the schema");
     const std::string key = group_key(it->second, opt.group);
     if (opt.group != "none" && key.empty()) no_key.push_back(id);
-    items.push_back({id, key, fin->cd});
-    item_frames.push_back(&it->second);
-    item_cd.push_back(fin->cd);
+    in.items.push_back({id, key, fin->cd});
+    in.frames.push_back(&it->second);
+    in.cds.push_back(fin->cd);
   }
   if (!unknown.empty())
     sp.warnings.push_back(std::to_string(unknown.size()) +
@@ -370,8 +437,12 @@ Split make_split(const Project& project, const SplitOptions& opt, const FinalHis
     throw Error("--group " + opt.group, std::to_string(no_key.size()) + " frame(s) have no " +
                                             opt.group + " (first: " + no_key.front() +
                                             "); use another --group");
-  if (items.empty())
+  if (in.items.empty())
     throw Error("split", "no adjudicated frames (final/*.json): run 'excap adjudicate' first");
+  return in;
+}
+
+SplitRequest request_for(const Split& sp, const SplitOptions& opt, const LabelSchema& schema) {
   SplitRequest req;
   req.ratios = opt.ratios;
   req.subset_names = sp.subset_names;
@@ -379,57 +450,68 @@ Split make_split(const Project& project, const SplitOptions& opt, const FinalHis
   req.stratum_names = sp.cd_names;
   req.stratify = opt.stratify == "cd";
   req.seed = opt.seed;
-  const std::vector<int> where = split_items(items, req);
+  return req;
+}
 
-  const int S = static_cast<int>(opt.ratios.size());
+// Each subset's sorted id list and statistics, then the statistics of "all".
+void fill_subsets(Split& sp, const SplitInput& in, const std::vector<int>& where, int num_cd,
+                  const FinalHistogram& histogram) {
+  const int S = static_cast<int>(sp.ratios.size());
   std::vector<std::vector<const Frame*>> sf(S);
   std::vector<std::vector<int>> scd(S);
   std::vector<std::vector<std::vector<long long>>> sh(S);
   std::vector<std::vector<long long>> all_h;
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  for (std::size_t i = 0; i < in.items.size(); ++i) {
     const int s = where[i];
-    sp.subsets[sp.subset_names[s]].push_back(items[i].id);
-    sf[s].push_back(item_frames[i]);
-    scd[s].push_back(item_cd[i]);
+    sp.subsets[sp.subset_names[s]].push_back(in.items[i].id);
+    sf[s].push_back(in.frames[i]);
+    scd[s].push_back(in.cds[i]);
     if (histogram) {
-      sh[s].push_back(histogram(items[i].id));
+      sh[s].push_back(histogram(in.items[i].id));
       all_h.push_back(sh[s].back());
     }
   }
   for (auto& [name, ids] : sp.subsets) std::sort(ids.begin(), ids.end());
-  SubsetStats all = subset_stats("all", 1.0, item_frames, item_cd, schema.num_cd(), all_h);
+  SubsetStats all = subset_stats("all", 1.0, in.frames, in.cds, num_cd, all_h);
   for (int s = 0; s < S; ++s) {
-    SubsetStats st =
-        subset_stats(sp.subset_names[s], opt.ratios[s], sf[s], scd[s], schema.num_cd(), sh[s]);
-    for (int c = 0; c < schema.num_cd(); ++c)
+    SubsetStats st = subset_stats(sp.subset_names[s], sp.ratios[s], sf[s], scd[s], num_cd, sh[s]);
+    for (int c = 0; c < num_cd; ++c)
       st.cd_max_deviation =
           std::max(st.cd_max_deviation, std::abs(st.cd_share[c] - all.cd_share[c]));
     sp.stats.push_back(std::move(st));
   }
   sp.stats.push_back(std::move(all));
+}
 
-  // Leaks the grouping allows: a clip (or patient) whose frames sit in two subsets.
-  auto spanning = [&](auto key_of) {
-    std::map<std::string, std::set<int>> seen;
-    for (std::size_t i = 0; i < items.size(); ++i) seen[key_of(*item_frames[i])].insert(where[i]);
-    std::vector<std::string> out;
-    for (const auto& [k, subs] : seen)
-      if (subs.size() > 1) out.push_back(k);
-    return out;
-  };
-  auto clips = spanning([](const Frame& f) { return f.clip; });
+// Keys (clip or patient ids) whose frames sit in more than one subset.
+std::vector<std::string> spanning(const SplitInput& in, const std::vector<int>& where,
+                                  std::string Frame::*key) {
+  std::map<std::string, std::set<int>> seen;
+  for (std::size_t i = 0; i < in.items.size(); ++i) seen[in.frames[i]->*key].insert(where[i]);
+  std::vector<std::string> out;
+  for (const auto& [k, subs] : seen)
+    if (subs.size() > 1) out.push_back(k);
+  return out;
+}
+
+// Leaks the grouping allows: a clip (or patient) whose frames sit in two subsets.
+void warn_leaks(Split& sp, const SplitInput& in, const std::vector<int>& where) {
+  auto clips = spanning(in, where, &Frame::clip);
   if (!clips.empty())
     sp.warnings.push_back(std::to_string(clips.size()) +
                           " clip(s) have frames in more than one subset (first: " + clips.front() +
                           "): near-identical frames may leak between subsets");
-  auto patients = spanning([](const Frame& f) { return f.patient; });
-  if (!patients.empty() && opt.group != "patient")
+  auto patients = spanning(in, where, &Frame::patient);
+  if (!patients.empty() && sp.group != "patient")
     sp.warnings.push_back(
         std::to_string(patients.size()) +
         " patient(s) have frames in more than one subset (first: " + patients.front() + ")");
+}
+
+void warn_off_target(Split& sp, std::size_t frames) {
   for (const auto& st : sp.stats) {
     if (st.name == "all") continue;
-    const double share = double(st.frames) / items.size();
+    const double share = double(st.frames) / frames;
     if (std::abs(share - st.target_share) > 0.05) {
       char b[200];
       std::snprintf(b, sizeof b,
@@ -439,6 +521,21 @@ Split make_split(const Project& project, const SplitOptions& opt, const FinalHis
       sp.warnings.push_back(b);
     }
   }
+}
+
+}  // namespace
+
+Split make_split(const Project& project, const SplitOptions& opt, const FinalHistogram& histogram) {
+  check_split_options(opt);
+  const LabelSchema& schema = project.meta().schema;
+  std::map<std::string, Frame> frames;
+  for (auto& f : project.load_frames()) frames[f.id] = f;
+  Split sp = new_split(opt, schema);
+  const SplitInput in = collect_final_frames(project, opt, frames, sp);
+  const std::vector<int> where = split_items(in.items, request_for(sp, opt, schema));
+  fill_subsets(sp, in, where, schema.num_cd(), histogram);
+  warn_leaks(sp, in, where);
+  warn_off_target(sp, in.items.size());
   return sp;
 }
 

@@ -147,11 +147,8 @@ CircleFit robust_fit(std::vector<cv::Point2d> pts) {
   return c;
 }
 
-}  // namespace
-
-FieldOfView detect_fov(const std::vector<cv::Mat>& sample_frames) {
-  if (sample_frames.empty()) throw Error("field of view", "no frames to detect it from");
-  const cv::Size size = sample_frames.front().size();
+// The lit part of the frames: their per-pixel maximum, thresholded, with the overlay opened away.
+cv::Mat lit_region(const std::vector<cv::Mat>& sample_frames, cv::Size size) {
   // The per-pixel maximum: dark tissue (the lumen) in one frame is lit in another.
   cv::Mat acc = cv::Mat::zeros(size, CV_8U);
   for (const auto& f : sample_frames) {
@@ -167,34 +164,38 @@ FieldOfView detect_fov(const std::vector<cv::Mat>& sample_frames) {
   const int k = std::max(5, (std::min(size.width, size.height) / 40) | 1);
   cv::morphologyEx(lit, lit, cv::MORPH_OPEN,
                    cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k, k)));
+  return lit;
+}
+
+// The largest lit component as a mask, and its area (0 when nothing is lit).
+cv::Mat largest_component(const cv::Mat& lit, int& area) {
   cv::Mat labels, stats, centroids;
   const int n = cv::connectedComponentsWithStats(lit, labels, stats, centroids, 8, CV_32S);
-  int best = -1, best_area = 0;
+  int best = -1;
+  area = 0;
   for (int i = 1; i < n; ++i) {
     const int a = stats.at<int>(i, cv::CC_STAT_AREA);
-    if (a > best_area) best_area = a, best = i;
+    if (a > area) area = a, best = i;
   }
-  const double frame_area = static_cast<double>(size.area());
-  if (best < 0 || best_area < 0.05 * frame_area)
-    throw Error("field of view",
-                "no lit disc found (the brightest region covers under 5% of the frame); "
-                "set a manual circle or polygon in project.json extraction.fov");
-  if (best_area >= 0.97 * frame_area) {
-    // Content fills the frame (no dark surround): nothing to blank.
-    FieldOfView full;
-    full.kind = FieldOfView::Polygon;
-    const float w = static_cast<float>(size.width), h = static_cast<float>(size.height);
-    full.polygon = {{0, 0}, {w, 0}, {w, h}, {0, h}};
-    return full;
-  }
-  cv::Mat disc = (labels == best);
+  return best < 0 ? cv::Mat() : cv::Mat(labels == best);
+}
+
+FieldOfView whole_frame(cv::Size size) {
+  FieldOfView full;
+  full.kind = FieldOfView::Polygon;
+  const float w = static_cast<float>(size.width), h = static_cast<float>(size.height);
+  full.polygon = {{0, 0}, {w, 0}, {w, h}, {0, h}};
+  return full;
+}
+
+// Points of the disc's outline that lie on its circle; `box` gets the outline's bounding box.
+std::vector<cv::Point2d> rim_points(const cv::Mat& disc, cv::Rect& box) {
   std::vector<std::vector<cv::Point>> contours;
   cv::findContours(disc.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
   std::size_t longest = 0;
   for (std::size_t i = 1; i < contours.size(); ++i)
     if (contours[i].size() > contours[longest].size()) longest = i;
-  const cv::Rect box = cv::boundingRect(contours[longest]);
-
+  box = cv::boundingRect(contours[longest]);
   // Boundary points on the frame edge or on a straight cut of the disc (a
   // reader that crops the disc top and bottom) are not on the circle.
   std::vector<cv::Point2d> pts;
@@ -203,11 +204,11 @@ FieldOfView detect_fov(const std::vector<cv::Mat>& sample_frames) {
                         p.y >= box.y + box.height - 2;
     if (!on_cut) pts.emplace_back(p.x + 0.5, p.y + 0.5);
   }
-  CircleFit c = robust_fit(pts);
-  if (!c.ok || c.r < 0.1 * std::min(size.width, size.height))
-    throw Error("field of view",
-                "the lit region is not a disc; set a manual circle or polygon "
-                "in project.json extraction.fov");
+  return pts;
+}
+
+// The fitted circle, shrunk by a margin; a polygon where the lit box cuts it.
+FieldOfView fov_from_circle(const CircleFit& c, const cv::Rect& box) {
   // A margin of a few pixels: the rim is soft and JPEG-smeared, and anything
   // of the overlay that touches it must go.
   const double margin = std::max(2.0, c.r * 0.01);
@@ -232,6 +233,29 @@ FieldOfView detect_fov(const std::vector<cv::Mat>& sample_frames) {
     }
   }
   return fov;
+}
+
+}  // namespace
+
+FieldOfView detect_fov(const std::vector<cv::Mat>& sample_frames) {
+  if (sample_frames.empty()) throw Error("field of view", "no frames to detect it from");
+  const cv::Size size = sample_frames.front().size();
+  int area = 0;
+  const cv::Mat disc = largest_component(lit_region(sample_frames, size), area);
+  const double frame_area = static_cast<double>(size.area());
+  if (disc.empty() || area < 0.05 * frame_area)
+    throw Error("field of view",
+                "no lit disc found (the brightest region covers under 5% of the frame); "
+                "set a manual circle or polygon in project.json extraction.fov");
+  // Content fills the frame (no dark surround): nothing to blank.
+  if (area >= 0.97 * frame_area) return whole_frame(size);
+  cv::Rect box;
+  const CircleFit c = robust_fit(rim_points(disc, box));
+  if (!c.ok || c.r < 0.1 * std::min(size.width, size.height))
+    throw Error("field of view",
+                "the lit region is not a disc; set a manual circle or polygon "
+                "in project.json extraction.fov");
+  return fov_from_circle(c, box);
 }
 
 }  // namespace excap

@@ -220,6 +220,11 @@ struct CapsuleVideoSynth::Impl {
   std::shared_ptr<const World> world(int index) const;
   World build_world(const Scene& sc) const;
   void draw_overlay(cv::Mat& img, long long k) const;
+  // The steps of render() after the world is warped into the frame.
+  void motion_blur(SynthFrame& f, const Scene& sc, const Pose& p, long long k, double wobble) const;
+  void defocus_blur(SynthFrame& f, const World& w, const cv::Matx23d& to_world, const Scene& sc,
+                    double wobble) const;
+  void expose(SynthFrame& f, long long k) const;
 };
 
 void CapsuleVideoSynth::Impl::plan_scenes() {
@@ -355,227 +360,299 @@ cv::Mat region(SynthRng& g, cv::Size ws, double share, double scale) {
   return alpha;
 }
 
-}  // namespace
+// The scene's wall: the lumen (hole), the folds around it and the mucosa's colour.
+struct WallLayout {
+  bool lumen = false;
+  double lx = 0, ly = 0, lr = 0;  // lumen centre and radius
+  double wall_dir = 0, period = 0, phase = 0;
+  cv::Vec3f albedo;
+};
 
-World CapsuleVideoSynth::Impl::build_world(const Scene& sc) const {
-  SynthRng g(mix_seed(sc.seed, 0x776f726c64ULL));
-  const cv::Size ws(W, W);
-  const double sp = S / 256.0;
+// The wall's noise fields, drawn in member order from the scene's stream.
+struct WallNoise {
+  cv::Mat warp, low, tint, shadow, villi, glint, hole_edge;
+};
+
+// Per world point: fold height and crest, and the distance into the hole (< 1 inside).
+struct WallRelief {
+  cv::Mat height, hole, crest;
+};
+
+// What the steps of build_world share: the scene's random stream and the world so far.
+struct WorldDraft {
+  WorldDraft(std::uint64_t seed, int world, int frame)
+      : g(seed), W(world), ws(world, world), sp(frame / 256.0), half(world / 2.0) {}
+  SynthRng g;
+  int W;
+  cv::Size ws;
+  double sp, half;
+  WallLayout wall;
+  cv::Mat illum;  // CV_32F: the light reaching each point
+  cv::Mat color;  // CV_32FC3 until the excreta are in; the bubbles draw on w.color
+  World w;
+};
+
+WallLayout draw_wall_layout(SynthRng& g, int W) {
   const double half = W / 2.0;
-
   // Lumen (hole) and the circular folds around it; without a lumen in reach
   // the capsule faces the wall and the folds run as wavy parallel ridges.
-  const bool lumen = g.chance(0.85);
-  const double lx = half + g.uniform(-0.22, 0.22) * W, ly = half + g.uniform(-0.22, 0.22) * W;
-  const double lr = g.uniform(0.045, 0.09) * W;
-  const double wall_dir = g.uniform(0, kPi);
-  const double period = g.uniform(0.07, 0.12) * W;
-  const double phase = g.uniform(0, 2 * kPi);
+  WallLayout l;
+  l.lumen = g.chance(0.85);
+  l.lx = half + g.uniform(-0.22, 0.22) * W;
+  l.ly = half + g.uniform(-0.22, 0.22) * W;
+  l.lr = g.uniform(0.045, 0.09) * W;
+  l.wall_dir = g.uniform(0, kPi);
+  l.period = g.uniform(0.07, 0.12) * W;
+  l.phase = g.uniform(0, 2 * kPi);
   const cv::Vec3f albedo(static_cast<float>(g.uniform(0.34, 0.46)),
                          static_cast<float>(g.uniform(0.52, 0.68)),
                          static_cast<float>(g.uniform(0.92, 1.0)));  // BGR: pink-orange mucosa
+  l.albedo = albedo;
+  return l;
+}
 
-  const cv::Mat warp = fbm(g, ws, {W / 5.0, W / 10.0});
-  const cv::Mat low = fbm(g, ws, {W / 4.0, W / 8.0});
-  const cv::Mat tint = value_noise(g, ws, W / 6.0);
-  const cv::Mat shadow = value_noise(g, ws, W / 5.0);  // uneven light: wall closer or farther
-  const cv::Mat villi = fbm(g, ws, {3.2 * sp, 1.6 * sp});
-  const cv::Mat glint = value_noise(g, ws, 2.2 * sp);
-  const cv::Mat hole_edge = value_noise(g, ws, W / 24.0);
+WallNoise draw_wall_noise(SynthRng& g, cv::Size ws, int W, double sp) {
+  // A braced list evaluates in order, so the draws keep the stream's order.
+  return {fbm(g, ws, {W / 5.0, W / 10.0}),
+          fbm(g, ws, {W / 4.0, W / 8.0}),
+          value_noise(g, ws, W / 6.0),
+          value_noise(g, ws, W / 5.0),  // uneven light: wall closer or farther
+          fbm(g, ws, {3.2 * sp, 1.6 * sp}),
+          value_noise(g, ws, 2.2 * sp),
+          value_noise(g, ws, W / 24.0)};
+}
 
-  cv::Mat height(ws, CV_32F), illum(ws, CV_32F), hole(ws, CV_32F), crest(ws, CV_32F);
+// Folds, light and hole of every world point; the light goes to d.illum.
+WallRelief trace_folds(WorldDraft& d, const WallNoise& n) {
+  const WallLayout& l = d.wall;
+  const int W = d.W;
+  WallRelief r{cv::Mat(d.ws, CV_32F), cv::Mat(d.ws, CV_32F), cv::Mat(d.ws, CV_32F)};
+  d.illum = cv::Mat(d.ws, CV_32F);
   for (int y = 0; y < W; ++y) {
     for (int x = 0; x < W; ++x) {
-      const double dx = x - lx, dy = y - ly;
-      const double d =
-          lumen ? std::sqrt(dx * dx + dy * dy) : x * std::cos(wall_dir) + y * std::sin(wall_dir);
-      const double dw = d + 0.12 * W * (warp.at<float>(y, x) - 0.5) * 2;
-      double fold = 0.5 + 0.5 * std::cos(2 * kPi * dw / period + phase);
+      const double dx = x - l.lx, dy = y - l.ly;
+      const double dist = l.lumen ? std::sqrt(dx * dx + dy * dy)
+                                  : x * std::cos(l.wall_dir) + y * std::sin(l.wall_dir);
+      const double dw = dist + 0.12 * W * (n.warp.at<float>(y, x) - 0.5) * 2;
+      double fold = 0.5 + 0.5 * std::cos(2 * kPi * dw / l.period + l.phase);
       fold = fold * std::sqrt(fold);  // crests a little narrower than valleys
-      crest.at<float>(y, x) = static_cast<float>(fold);
-      height.at<float>(y, x) =
-          static_cast<float>(1.3 * fold + 0.55 * villi.at<float>(y, x) + 0.3 * low.at<float>(y, x));
+      r.crest.at<float>(y, x) = static_cast<float>(fold);
+      r.height.at<float>(y, x) = static_cast<float>(1.3 * fold + 0.55 * n.villi.at<float>(y, x) +
+                                                    0.3 * n.low.at<float>(y, x));
       double li;
-      if (lumen) {
-        const double t = std::clamp((d - lr) / (0.5 * W), 0.0, 1.0);
+      if (l.lumen) {
+        const double t = std::clamp((dist - l.lr) / (0.5 * W), 0.0, 1.0);
         li = 0.3 + 0.7 * std::sqrt(t);  // tissue far down the lumen gets little light
       } else {
-        li = 0.72 + 0.28 * low.at<float>(y, x);
+        li = 0.72 + 0.28 * n.low.at<float>(y, x);
       }
-      illum.at<float>(y, x) = static_cast<float>(li * (0.7 + 0.45 * shadow.at<float>(y, x)));
-      const double hd = lumen ? d + 0.45 * lr * (hole_edge.at<float>(y, x) - 0.5) * 2 : 1e9;
-      hole.at<float>(y, x) = static_cast<float>(hd / lr);  // < 1 inside the hole
+      d.illum.at<float>(y, x) = static_cast<float>(li * (0.7 + 0.45 * n.shadow.at<float>(y, x)));
+      const double hd =
+          l.lumen ? dist + 0.45 * l.lr * (n.hole_edge.at<float>(y, x) - 0.5) * 2 : 1e9;
+      r.hole.at<float>(y, x) = static_cast<float>(hd / l.lr);  // < 1 inside the hole
     }
   }
-  cv::Mat gx, gy;
-  cv::Sobel(height, gx, CV_32F, 1, 0, 3, 1.0 / (8 * sp));
-  cv::Sobel(height, gy, CV_32F, 0, 1, 3, 1.0 / (8 * sp));
+  return r;
+}
 
-  World w;
-  cv::Mat color(ws, CV_32FC3);
-  w.label = cv::Mat(ws, CV_8UC1, cv::Scalar(cecd::kClearTissue));
-  for (int y = 0; y < W; ++y) {
-    for (int x = 0; x < W; ++x) {
+// Colours the wall from its relief and labels it clear tissue or hole.
+void shade_wall(WorldDraft& d, const WallNoise& n, const WallRelief& r) {
+  cv::Mat gx, gy;
+  cv::Sobel(r.height, gx, CV_32F, 1, 0, 3, 1.0 / (8 * d.sp));
+  cv::Sobel(r.height, gy, CV_32F, 0, 1, 3, 1.0 / (8 * d.sp));
+  d.color = cv::Mat(d.ws, CV_32FC3);
+  d.w.label = cv::Mat(d.ws, CV_8UC1, cv::Scalar(cecd::kClearTissue));
+  for (int y = 0; y < d.W; ++y) {
+    for (int x = 0; x < d.W; ++x) {
       const float gxx = gx.at<float>(y, x), gyy = gy.at<float>(y, x);
       const float slope = gxx * gxx + gyy * gyy;
       // Light comes from the capsule: slopes darken, a slight top-left key adds relief.
       const float shade =
           (1.0f / std::sqrt(1.0f + 6.0f * slope)) * (1.0f + 0.35f * (-0.6f * gxx - 0.8f * gyy));
-      const float v = villi.at<float>(y, x);
-      const float tn = tint.at<float>(y, x) - 0.5f;
-      cv::Vec3f a = albedo;
+      const float v = n.villi.at<float>(y, x);
+      const float tn = n.tint.at<float>(y, x) - 0.5f;
+      cv::Vec3f a = d.wall.albedo;
       a[0] *= 0.78f + 0.35f * v;
       a[1] *= 0.78f + 0.35f * v + 0.25f * tn;  // yellowish and pinkish patches
       a[2] *= 0.90f + 0.15f * v;
-      const float fc = crest.at<float>(y, x);
-      const float li = illum.at<float>(y, x) * (0.86f + 0.22f * fc);  // fold crests catch the light
+      const float fc = r.crest.at<float>(y, x);
+      const float li = d.illum.at<float>(y, x) * (0.86f + 0.22f * fc);  // fold crests catch light
       // Wet glints, sparse, mostly on the crests.
-      const float gl = std::max(0.0f, glint.at<float>(y, x) - 0.8f) / 0.2f;
+      const float gl = std::max(0.0f, n.glint.at<float>(y, x) - 0.8f) / 0.2f;
       const float spec =
           gl * gl * 0.6f * (0.25f + 0.75f * fc) * (1.0f - std::min(1.0f, 3.0f * slope));
       cv::Vec3f c = a * (li * std::clamp(shade, 0.3f, 1.3f)) + cv::Vec3f(spec, spec, spec) * li;
-      const float h = hole.at<float>(y, x);
+      const float h = r.hole.at<float>(y, x);
       if (h < 1.35f) {  // the lumen: dark, with a soft rim
         const float t = smoothstep(0.55f, 1.35f, h);
         c = c * (0.06f + 0.94f * t) + cv::Vec3f(0.02f, 0.015f, 0.03f) * (1 - t);
-        if (h < 1.0f) w.label.at<std::uint8_t>(y, x) = cecd::kHole;
+        if (h < 1.0f) d.w.label.at<std::uint8_t>(y, x) = cecd::kHole;
       }
-      color.at<cv::Vec3f>(y, x) = c;
+      d.color.at<cv::Vec3f>(y, x) = c;
     }
   }
+}
 
-  const Occluders occ = choose_occluders(sc.kind, g);
-
-  // Ulcer-like lesions: whitish-yellow fibrin centre, red hyperaemic rim.
-  for (int i = 0; i < occ.lesions; ++i) {
-    double cxl = 0, cyl = 0;
-    for (int tries = 0; tries < 20; ++tries) {
-      cxl = half + g.uniform(-0.3, 0.3) * W;
-      cyl = half + g.uniform(-0.3, 0.3) * W;
-      if (!lumen || std::hypot(cxl - lx, cyl - ly) > 1.8 * lr) break;
-    }
-    const double a = g.uniform(0.012, 0.045) * W, b = a * g.uniform(0.5, 1.0);
-    const double ang = g.uniform(0, kPi);
-    const double ca = std::cos(ang), sa = std::sin(ang);
-    const int R = static_cast<int>(std::ceil(1.8 * a)) + 2;
-    SynthRng ln(g.bits());
-    const cv::Mat edge = value_noise(ln, cv::Size(2 * R + 1, 2 * R + 1), std::max(2.0, a / 2.5));
-    const cv::Mat grain = value_noise(ln, cv::Size(2 * R + 1, 2 * R + 1), 1.5 * sp);
-    for (int yy = -R; yy <= R; ++yy) {
-      for (int xx = -R; xx <= R; ++xx) {
-        const int X = static_cast<int>(cxl) + xx, Y = static_cast<int>(cyl) + yy;
-        if (X < 0 || Y < 0 || X >= W || Y >= W) continue;
-        const double u = xx * ca + yy * sa, v = -xx * sa + yy * ca;
-        const double rho = std::sqrt((u / a) * (u / a) + (v / b) * (v / b)) *
-                           (1.0 + 0.35 * (edge.at<float>(yy + R, xx + R) - 0.5));
-        if (rho >= 1.7) continue;
-        cv::Vec3f& c = color.at<cv::Vec3f>(Y, X);
-        const float li = 0.55f + 0.45f * illum.at<float>(Y, X);
-        const float gr = 0.8f + 0.35f * grain.at<float>(yy + R, xx + R);
-        const cv::Vec3f fibrin = cv::Vec3f(0.58f, 0.83f, 0.92f) * (gr * li);
-        const cv::Vec3f rim = cv::Vec3f(0.16f, 0.18f, 0.72f) * li;
-        if (rho < 1.0) {
-          const float t = smoothstep(0.75f, 1.0f, static_cast<float>(rho));
-          c = fibrin * (1 - t) + rim * t;
-        } else {
-          const float t = smoothstep(1.0f, 1.7f, static_cast<float>(rho));
-          c = rim * (1 - t) + c * t;
-        }
-        if (rho < 1.2) w.label.at<std::uint8_t>(Y, X) = cecd::kLesion;
+// One ulcer-like lesion: whitish-yellow fibrin centre, red hyperaemic rim.
+void draw_lesion(WorldDraft& d) {
+  SynthRng& g = d.g;
+  const WallLayout& l = d.wall;
+  const int W = d.W;
+  double cxl = 0, cyl = 0;
+  for (int tries = 0; tries < 20; ++tries) {
+    cxl = d.half + g.uniform(-0.3, 0.3) * W;
+    cyl = d.half + g.uniform(-0.3, 0.3) * W;
+    if (!l.lumen || std::hypot(cxl - l.lx, cyl - l.ly) > 1.8 * l.lr) break;
+  }
+  const double a = g.uniform(0.012, 0.045) * W, b = a * g.uniform(0.5, 1.0);
+  const double ang = g.uniform(0, kPi);
+  const double ca = std::cos(ang), sa = std::sin(ang);
+  const int R = static_cast<int>(std::ceil(1.8 * a)) + 2;
+  SynthRng ln(g.bits());
+  const cv::Mat edge = value_noise(ln, cv::Size(2 * R + 1, 2 * R + 1), std::max(2.0, a / 2.5));
+  const cv::Mat grain = value_noise(ln, cv::Size(2 * R + 1, 2 * R + 1), 1.5 * d.sp);
+  for (int yy = -R; yy <= R; ++yy) {
+    for (int xx = -R; xx <= R; ++xx) {
+      const int X = static_cast<int>(cxl) + xx, Y = static_cast<int>(cyl) + yy;
+      if (X < 0 || Y < 0 || X >= W || Y >= W) continue;
+      const double u = xx * ca + yy * sa, v = -xx * sa + yy * ca;
+      const double rho = std::sqrt((u / a) * (u / a) + (v / b) * (v / b)) *
+                         (1.0 + 0.35 * (edge.at<float>(yy + R, xx + R) - 0.5));
+      if (rho >= 1.7) continue;
+      cv::Vec3f& c = d.color.at<cv::Vec3f>(Y, X);
+      const float li = 0.55f + 0.45f * d.illum.at<float>(Y, X);
+      const float gr = 0.8f + 0.35f * grain.at<float>(yy + R, xx + R);
+      const cv::Vec3f fibrin = cv::Vec3f(0.58f, 0.83f, 0.92f) * (gr * li);
+      const cv::Vec3f rim = cv::Vec3f(0.16f, 0.18f, 0.72f) * li;
+      if (rho < 1.0) {
+        const float t = smoothstep(0.75f, 1.0f, static_cast<float>(rho));
+        c = fibrin * (1 - t) + rim * t;
+      } else {
+        const float t = smoothstep(1.0f, 1.7f, static_cast<float>(rho));
+        c = rim * (1 - t) + c * t;
       }
+      if (rho < 1.2) d.w.label.at<std::uint8_t>(Y, X) = cecd::kLesion;
     }
   }
+}
 
-  // Excreta: turbid greenish-brown patches with a murky halo of fluid.
-  if (occ.excreta > 0) {
-    const cv::Mat alpha = region(g, ws, occ.excreta, W / 3.0);
-    const cv::Mat halo = region(g, ws, std::min(0.95, occ.excreta * 1.6), W / 3.0);
-    const cv::Mat grain = fbm(g, ws, {3.0 * sp, 1.5 * sp});
-    const cv::Vec3f brown(static_cast<float>(g.uniform(0.10, 0.18)),
-                          static_cast<float>(g.uniform(0.38, 0.50)),
-                          static_cast<float>(g.uniform(0.40, 0.55)));
-    for (int y = 0; y < W; ++y) {
-      for (int x = 0; x < W; ++x) {
-        const float al = alpha.at<float>(y, x);
-        const float ha = 0.35f * halo.at<float>(y, x) * (1 - al);
-        if (al <= 0 && ha <= 0) continue;
-        const float li = 0.45f + 0.55f * illum.at<float>(y, x);
-        const cv::Vec3f e = brown * ((0.55f + 0.8f * grain.at<float>(y, x)) * li);
-        cv::Vec3f& c = color.at<cv::Vec3f>(y, x);
-        c = c * (1 - 0.97f * al - ha) + e * (0.97f * al + ha);
-        if (al > 0.5f) w.label.at<std::uint8_t>(y, x) = cecd::kExcretaInvisible;
-      }
+// Excreta: turbid greenish-brown patches with a murky halo of fluid.
+void draw_excreta(WorldDraft& d, double share) {
+  SynthRng& g = d.g;
+  const cv::Mat alpha = region(g, d.ws, share, d.W / 3.0);
+  const cv::Mat halo = region(g, d.ws, std::min(0.95, share * 1.6), d.W / 3.0);
+  const cv::Mat grain = fbm(g, d.ws, {3.0 * d.sp, 1.5 * d.sp});
+  const cv::Vec3f brown(static_cast<float>(g.uniform(0.10, 0.18)),
+                        static_cast<float>(g.uniform(0.38, 0.50)),
+                        static_cast<float>(g.uniform(0.40, 0.55)));
+  for (int y = 0; y < d.W; ++y) {
+    for (int x = 0; x < d.W; ++x) {
+      const float al = alpha.at<float>(y, x);
+      const float ha = 0.35f * halo.at<float>(y, x) * (1 - al);
+      if (al <= 0 && ha <= 0) continue;
+      const float li = 0.45f + 0.55f * d.illum.at<float>(y, x);
+      const cv::Vec3f e = brown * ((0.55f + 0.8f * grain.at<float>(y, x)) * li);
+      cv::Vec3f& c = d.color.at<cv::Vec3f>(y, x);
+      c = c * (1 - 0.97f * al - ha) + e * (0.97f * al + ha);
+      if (al > 0.5f) d.w.label.at<std::uint8_t>(y, x) = cecd::kExcretaInvisible;
     }
   }
+}
 
-  color.convertTo(w.color, CV_8UC3, 255.0);
-
-  // Clear bubbles: transparent discs, a bright specular ring and highlights.
-  for (int i = 0; i < occ.clear_bubbles; ++i) {
-    const double bx = half + g.uniform(-0.35, 0.35) * W, by = half + g.uniform(-0.35, 0.35) * W;
-    const double br = g.uniform(0.012, 0.05) * W;
-    const int R = static_cast<int>(std::ceil(br)) + 1;
-    for (int yy = -R; yy <= R; ++yy) {
-      for (int xx = -R; xx <= R; ++xx) {
-        const int X = static_cast<int>(bx) + xx, Y = static_cast<int>(by) + yy;
-        if (X < 0 || Y < 0 || X >= W || Y >= W) continue;
-        const double rho = std::hypot(X - bx, Y - by) / br;
-        if (rho > 1.0) continue;
-        double wgt = 0.06 + 0.45 * std::pow(rho, 8.0);
-        if (rho > 0.9) wgt = 0.75;
-        const double hx = (X - (bx - 0.38 * br)) / (0.2 * br),
-                     hy = (Y - (by - 0.42 * br)) / (0.14 * br);
-        if (hx * hx + hy * hy < 1) wgt = 0.92;
-        if (std::hypot(X - (bx + 0.4 * br), Y - (by + 0.38 * br)) < 0.08 * br) wgt = 0.8;
-        cv::Vec3b& c = w.color.at<cv::Vec3b>(Y, X);
-        for (int ch = 0; ch < 3; ++ch)
-          c[ch] = cv::saturate_cast<std::uint8_t>(c[ch] * (1 - wgt) + 250 * wgt);
-        w.label.at<std::uint8_t>(Y, X) = cecd::kClearBubble;
-      }
+// One clear bubble: a transparent disc, a bright specular ring and highlights.
+void draw_clear_bubble(WorldDraft& d) {
+  SynthRng& g = d.g;
+  const int W = d.W;
+  const double bx = d.half + g.uniform(-0.35, 0.35) * W, by = d.half + g.uniform(-0.35, 0.35) * W;
+  const double br = g.uniform(0.012, 0.05) * W;
+  const int R = static_cast<int>(std::ceil(br)) + 1;
+  for (int yy = -R; yy <= R; ++yy) {
+    for (int xx = -R; xx <= R; ++xx) {
+      const int X = static_cast<int>(bx) + xx, Y = static_cast<int>(by) + yy;
+      if (X < 0 || Y < 0 || X >= W || Y >= W) continue;
+      const double rho = std::hypot(X - bx, Y - by) / br;
+      if (rho > 1.0) continue;
+      double wgt = 0.06 + 0.45 * std::pow(rho, 8.0);
+      if (rho > 0.9) wgt = 0.75;
+      const double hx = (X - (bx - 0.38 * br)) / (0.2 * br),
+                   hy = (Y - (by - 0.42 * br)) / (0.14 * br);
+      if (hx * hx + hy * hy < 1) wgt = 0.92;
+      if (std::hypot(X - (bx + 0.4 * br), Y - (by + 0.38 * br)) < 0.08 * br) wgt = 0.8;
+      cv::Vec3b& c = d.w.color.at<cv::Vec3b>(Y, X);
+      for (int ch = 0; ch < 3; ++ch)
+        c[ch] = cv::saturate_cast<std::uint8_t>(c[ch] * (1 - wgt) + 250 * wgt);
+      d.w.label.at<std::uint8_t>(Y, X) = cecd::kClearBubble;
     }
   }
+}
 
-  // Bubble clusters: packed foam that hides the tissue.
-  if (occ.clusters > 0) {
-    const cv::Mat alpha = region(g, ws, occ.clusters, W / 3.5);
-    const cv::Mat murk = value_noise(g, ws, 6 * sp);
-    for (int y = 0; y < W; ++y) {
-      for (int x = 0; x < W; ++x) {
-        const float al = alpha.at<float>(y, x);
-        if (al <= 0) continue;
-        cv::Vec3b& c = w.color.at<cv::Vec3b>(y, x);
-        const float m = 0.8f + 0.3f * murk.at<float>(y, x);
-        const cv::Vec3f foam(105 * m, 175 * m, 195 * m);  // yellowish intestinal fluid
-        for (int ch = 0; ch < 3; ++ch)
-          c[ch] = cv::saturate_cast<std::uint8_t>(c[ch] * (1 - 0.72f * al) + foam[ch] * 0.72f * al);
-        if (al > 0.5f) w.label.at<std::uint8_t>(y, x) = cecd::kBubbleInvisible;
-      }
-    }
-    const int candidates = static_cast<int>(occ.clusters * W * W / (20.0 * sp * sp)) + 10;
-    for (int i = 0; i < candidates; ++i) {
-      const double bx = g.uniform(0, W), by = g.uniform(0, W);
-      const double u = g.uniform();
-      const double br = (2.5 + 8.0 * u * u) * sp;
-      if (alpha.at<float>(static_cast<int>(by), static_cast<int>(bx)) < 0.6f) continue;
-      const cv::Point c(static_cast<int>(bx * 16), static_cast<int>(by * 16));
-      const int rr = static_cast<int>(br * 16);
-      cv::circle(w.color, c, rr, cv::Scalar(95, 160, 180), -1, cv::LINE_AA, 4);
-      cv::circle(w.color, c, rr, cv::Scalar(200, 238, 245), 1, cv::LINE_AA, 4);
-      const cv::Point h(static_cast<int>((bx - 0.35 * br) * 16),
-                        static_cast<int>((by - 0.35 * br) * 16));
-      cv::circle(w.color, h, std::max(16, static_cast<int>(0.25 * br * 16)),
-                 cv::Scalar(255, 255, 255), -1, cv::LINE_AA, 4);
-      cv::circle(w.label, cv::Point(static_cast<int>(bx), static_cast<int>(by)),
-                 static_cast<int>(std::lround(br)), cv::Scalar(cecd::kBubbleInvisible), -1,
-                 cv::LINE_8);
+// The foam's fluid: a yellowish murk over the cluster region `alpha`.
+void tint_foam(WorldDraft& d, const cv::Mat& alpha) {
+  const cv::Mat murk = value_noise(d.g, d.ws, 6 * d.sp);
+  for (int y = 0; y < d.W; ++y) {
+    for (int x = 0; x < d.W; ++x) {
+      const float al = alpha.at<float>(y, x);
+      if (al <= 0) continue;
+      cv::Vec3b& c = d.w.color.at<cv::Vec3b>(y, x);
+      const float m = 0.8f + 0.3f * murk.at<float>(y, x);
+      const cv::Vec3f foam(105 * m, 175 * m, 195 * m);  // yellowish intestinal fluid
+      for (int ch = 0; ch < 3; ++ch)
+        c[ch] = cv::saturate_cast<std::uint8_t>(c[ch] * (1 - 0.72f * al) + foam[ch] * 0.72f * al);
+      if (al > 0.5f) d.w.label.at<std::uint8_t>(y, x) = cecd::kBubbleInvisible;
     }
   }
+}
 
+// The foam's bubbles: small packed circles where the cluster region is dense.
+void scatter_foam_bubbles(WorldDraft& d, const cv::Mat& alpha, double share) {
+  SynthRng& g = d.g;
+  const double sp = d.sp;
+  const int candidates = static_cast<int>(share * d.W * d.W / (20.0 * sp * sp)) + 10;
+  for (int i = 0; i < candidates; ++i) {
+    const double bx = g.uniform(0, d.W), by = g.uniform(0, d.W);
+    const double u = g.uniform();
+    const double br = (2.5 + 8.0 * u * u) * sp;
+    if (alpha.at<float>(static_cast<int>(by), static_cast<int>(bx)) < 0.6f) continue;
+    const cv::Point c(static_cast<int>(bx * 16), static_cast<int>(by * 16));
+    const int rr = static_cast<int>(br * 16);
+    cv::circle(d.w.color, c, rr, cv::Scalar(95, 160, 180), -1, cv::LINE_AA, 4);
+    cv::circle(d.w.color, c, rr, cv::Scalar(200, 238, 245), 1, cv::LINE_AA, 4);
+    const cv::Point h(static_cast<int>((bx - 0.35 * br) * 16),
+                      static_cast<int>((by - 0.35 * br) * 16));
+    cv::circle(d.w.color, h, std::max(16, static_cast<int>(0.25 * br * 16)),
+               cv::Scalar(255, 255, 255), -1, cv::LINE_AA, 4);
+    cv::circle(d.w.label, cv::Point(static_cast<int>(bx), static_cast<int>(by)),
+               static_cast<int>(std::lround(br)), cv::Scalar(cecd::kBubbleInvisible), -1,
+               cv::LINE_8);
+  }
+}
+
+// Bubble clusters: packed foam that hides the tissue.
+void draw_bubble_clusters(WorldDraft& d, double share) {
+  const cv::Mat alpha = region(d.g, d.ws, share, d.W / 3.5);
+  tint_foam(d, alpha);
+  scatter_foam_bubbles(d, alpha, share);
+}
+
+}  // namespace
+
+// The steps draw from one stream in a fixed order: reordering them changes every world.
+World CapsuleVideoSynth::Impl::build_world(const Scene& sc) const {
+  WorldDraft d(mix_seed(sc.seed, 0x776f726c64ULL), W, S);
+  d.wall = draw_wall_layout(d.g, W);
+  const WallNoise noise = draw_wall_noise(d.g, d.ws, W, d.sp);
+  shade_wall(d, noise, trace_folds(d, noise));
+  const Occluders occ = choose_occluders(sc.kind, d.g);
+  for (int i = 0; i < occ.lesions; ++i) draw_lesion(d);
+  if (occ.excreta > 0) draw_excreta(d, occ.excreta);
+  d.color.convertTo(d.w.color, CV_8UC3, 255.0);
+  for (int i = 0; i < occ.clear_bubbles; ++i) draw_clear_bubble(d);
+  if (occ.clusters > 0) draw_bubble_clusters(d, occ.clusters);
   if (sc.blur == BlurMode::Defocus) {
-    const cv::Mat alpha = region(g, ws, g.uniform(0.6, 1.0), W / 2.5);
-    alpha.convertTo(w.defocus, CV_8UC1, 255.0);
+    const cv::Mat alpha = region(d.g, d.ws, d.g.uniform(0.6, 1.0), W / 2.5);
+    alpha.convertTo(d.w.defocus, CV_8UC1, 255.0);
   }
-  return w;
+  return std::move(d.w);
 }
 
 // ---------------------------------------------------------------- frames
@@ -671,74 +748,69 @@ void CapsuleVideoSynth::Impl::draw_overlay(cv::Mat& img, long long k) const {
   layer.copyTo(img, overlay_keep);  // only outside the circle, as on a real reader screen
 }
 
-SynthFrame CapsuleVideoSynth::render(long long k) const {
-  const Impl& m = *impl_;
-  const int si = scene_index(k);
-  const Scene& sc = m.scenes[si];
-  const std::shared_ptr<const World> w = m.world(si);
-  const double sp = m.S / 256.0;
+namespace {
 
-  // Frame pixel q maps to world point C + R(angle) (q - centre) / zoom.
-  const Pose p = pose_at(sc, static_cast<double>(k));
-  const double c = std::cos(p.angle) / p.zoom, s = std::sin(p.angle) / p.zoom;
-  const cv::Matx23d to_world(c, -s, p.x - c * m.cx + s * m.cy, s, c, p.y - s * m.cx - c * m.cy);
-  const cv::Size fs(m.S, m.S);
-  SynthFrame f;
-  cv::warpAffine(w->color, f.image, to_world, fs, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                 cv::BORDER_REFLECT101);
-  cv::warpAffine(w->label, f.mask, to_world, fs, cv::INTER_NEAREST | cv::WARP_INVERSE_MAP,
-                 cv::BORDER_REFLECT101);
+// A normalised line of length `len` along `dir`: the blur of a short straight motion.
+cv::Mat motion_kernel(double len, double dir) {
+  const int ks = static_cast<int>(std::ceil(len)) | 1;
+  cv::Mat kernel = cv::Mat::zeros(ks, ks, CV_32F);
+  const double h = (ks - 1) / 2.0;
+  const cv::Point2d d(std::cos(dir) * len / 2, std::sin(dir) * len / 2);
+  cv::line(
+      kernel,
+      cv::Point(static_cast<int>(std::lround(h - d.x)), static_cast<int>(std::lround(h - d.y))),
+      cv::Point(static_cast<int>(std::lround(h + d.x)), static_cast<int>(std::lround(h + d.y))),
+      cv::Scalar(1.0), 1, cv::LINE_8);
+  kernel /= cv::sum(kernel)[0];
+  return kernel;
+}
 
-  // The strength breathes over the stretch, so blur is not one constant.
-  const double wobble = 0.8 + 0.2 * std::sin(2 * kPi * (k - sc.start) / (1.7 * m.opt.fps));
-  if (sc.blur == BlurMode::Motion) {
-    const Pose a = pose_at(sc, k - 0.5), b = pose_at(sc, k + 0.5);
-    const double vx = (b.x - a.x) * p.zoom, vy = (b.y - a.y) * p.zoom;
-    // Image motion runs against the camera's world motion, rotated into the frame.
-    const double dir = std::hypot(vx, vy) > 0.3 ? std::atan2(vy, vx) - p.angle : sc.motion_angle;
-    const double len = std::max(3.0, sc.blur_strength * sp * wobble);
-    const int ks = static_cast<int>(std::ceil(len)) | 1;
-    cv::Mat kernel = cv::Mat::zeros(ks, ks, CV_32F);
-    const double h = (ks - 1) / 2.0;
-    const cv::Point2d d(std::cos(dir) * len / 2, std::sin(dir) * len / 2);
-    cv::line(
-        kernel,
-        cv::Point(static_cast<int>(std::lround(h - d.x)), static_cast<int>(std::lround(h - d.y))),
-        cv::Point(static_cast<int>(std::lround(h + d.x)), static_cast<int>(std::lround(h + d.y))),
-        cv::Scalar(1.0), 1, cv::LINE_8);
-    kernel /= cv::sum(kernel)[0];
-    cv::filter2D(f.image, f.image, -1, kernel, cv::Point(-1, -1), 0, cv::BORDER_REFLECT101);
-    f.mask.setTo(cecd::kBlurredTissue, f.mask == cecd::kClearTissue);
-  } else if (sc.blur == BlurMode::Defocus) {
-    cv::Mat region;
-    cv::warpAffine(w->defocus, region, to_world, fs, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                   cv::BORDER_REFLECT101);
-    cv::Mat blurred;
-    cv::GaussianBlur(f.image, blurred, cv::Size(0, 0), sc.blur_strength * sp * wobble);
-    for (int y = 0; y < m.S; ++y) {
-      cv::Vec3b* im = f.image.ptr<cv::Vec3b>(y);
-      const cv::Vec3b* bl = blurred.ptr<cv::Vec3b>(y);
-      const std::uint8_t* rg = region.ptr<std::uint8_t>(y);
-      std::uint8_t* lb = f.mask.ptr<std::uint8_t>(y);
-      for (int x = 0; x < m.S; ++x) {
-        const int a = rg[x];
-        for (int ch = 0; ch < 3; ++ch)
-          im[x][ch] =
-              static_cast<std::uint8_t>((bl[x][ch] * a + im[x][ch] * (255 - a) + 127) / 255);
-        if (a >= 128 && lb[x] == cecd::kClearTissue) lb[x] = cecd::kBlurredTissue;
-      }
+}  // namespace
+
+void CapsuleVideoSynth::Impl::motion_blur(SynthFrame& f, const Scene& sc, const Pose& p,
+                                          long long k, double wobble) const {
+  const Pose a = pose_at(sc, k - 0.5), b = pose_at(sc, k + 0.5);
+  const double vx = (b.x - a.x) * p.zoom, vy = (b.y - a.y) * p.zoom;
+  // Image motion runs against the camera's world motion, rotated into the frame.
+  const double dir = std::hypot(vx, vy) > 0.3 ? std::atan2(vy, vx) - p.angle : sc.motion_angle;
+  const double len = std::max(3.0, sc.blur_strength * (S / 256.0) * wobble);
+  cv::filter2D(f.image, f.image, -1, motion_kernel(len, dir), cv::Point(-1, -1), 0,
+               cv::BORDER_REFLECT101);
+  f.mask.setTo(cecd::kBlurredTissue, f.mask == cecd::kClearTissue);
+}
+
+void CapsuleVideoSynth::Impl::defocus_blur(SynthFrame& f, const World& w,
+                                           const cv::Matx23d& to_world, const Scene& sc,
+                                           double wobble) const {
+  cv::Mat region;
+  cv::warpAffine(w.defocus, region, to_world, cv::Size(S, S),
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REFLECT101);
+  cv::Mat blurred;
+  cv::GaussianBlur(f.image, blurred, cv::Size(0, 0), sc.blur_strength * (S / 256.0) * wobble);
+  for (int y = 0; y < S; ++y) {
+    cv::Vec3b* im = f.image.ptr<cv::Vec3b>(y);
+    const cv::Vec3b* bl = blurred.ptr<cv::Vec3b>(y);
+    const std::uint8_t* rg = region.ptr<std::uint8_t>(y);
+    std::uint8_t* lb = f.mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < S; ++x) {
+      const int a = rg[x];
+      for (int ch = 0; ch < 3; ++ch)
+        im[x][ch] = static_cast<std::uint8_t>((bl[x][ch] * a + im[x][ch] * (255 - a) + 127) / 255);
+      if (a >= 128 && lb[x] == cecd::kClearTissue) lb[x] = cecd::kBlurredTissue;
     }
   }
+}
 
-  // LED falloff towards the rim, slow auto-exposure drift, sensor noise.
-  SynthRng noise(mix_seed(m.seed, 0x6e6f697365ULL ^ static_cast<std::uint64_t>(k)));
-  const double exposure = 1.0 + 0.04 * std::sin(2 * kPi * k / (3.7 * m.opt.fps) + m.patient);
-  for (int y = 0; y < m.S; ++y) {
+// LED falloff towards the rim, slow auto-exposure drift, sensor noise.
+void CapsuleVideoSynth::Impl::expose(SynthFrame& f, long long k) const {
+  SynthRng noise(mix_seed(seed, 0x6e6f697365ULL ^ static_cast<std::uint64_t>(k)));
+  const double exposure = 1.0 + 0.04 * std::sin(2 * kPi * k / (3.7 * opt.fps) + patient);
+  for (int y = 0; y < S; ++y) {
     cv::Vec3b* im = f.image.ptr<cv::Vec3b>(y);
-    const float* vg = m.vignette.ptr<float>(y);
-    const std::uint8_t* in = m.fov.ptr<std::uint8_t>(y);
+    const float* vg = vignette.ptr<float>(y);
+    const std::uint8_t* in = fov.ptr<std::uint8_t>(y);
     std::uint8_t* lb = f.mask.ptr<std::uint8_t>(y);
-    for (int x = 0; x < m.S; ++x) {
+    for (int x = 0; x < S; ++x) {
       if (!in[x]) {
         im[x] = cv::Vec3b(0, 0, 0);
         lb[x] = cecd::kBackground;
@@ -753,6 +825,32 @@ SynthFrame CapsuleVideoSynth::render(long long k) const {
       }
     }
   }
+}
+
+SynthFrame CapsuleVideoSynth::render(long long k) const {
+  const Impl& m = *impl_;
+  const int si = scene_index(k);
+  const Scene& sc = m.scenes[si];
+  const std::shared_ptr<const World> w = m.world(si);
+
+  // Frame pixel q maps to world point C + R(angle) (q - centre) / zoom.
+  const Pose p = pose_at(sc, static_cast<double>(k));
+  const double c = std::cos(p.angle) / p.zoom, s = std::sin(p.angle) / p.zoom;
+  const cv::Matx23d to_world(c, -s, p.x - c * m.cx + s * m.cy, s, c, p.y - s * m.cx - c * m.cy);
+  const cv::Size fs(m.S, m.S);
+  SynthFrame f;
+  cv::warpAffine(w->color, f.image, to_world, fs, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_REFLECT101);
+  cv::warpAffine(w->label, f.mask, to_world, fs, cv::INTER_NEAREST | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_REFLECT101);
+
+  // The strength breathes over the stretch, so blur is not one constant.
+  const double wobble = 0.8 + 0.2 * std::sin(2 * kPi * (k - sc.start) / (1.7 * m.opt.fps));
+  if (sc.blur == BlurMode::Motion)
+    m.motion_blur(f, sc, p, k, wobble);
+  else if (sc.blur == BlurMode::Defocus)
+    m.defocus_blur(f, *w, to_world, sc, wobble);
+  m.expose(f, k);
   m.draw_overlay(f.image, k);
   f.cd = clearness_from_mask(f.mask);
   return f;

@@ -215,26 +215,34 @@ class FrameTable {
   std::size_t pending_ = 0;
 };
 
-}  // namespace
-
-ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
-  const ExtractionSettings& s = p.meta().extraction;
+// The frame rate (or every-N) and the dedupe threshold in force: options win over project.json.
+struct ExtractRate {
   int every_n = 0;
   double fps = 0;
+  double dedupe = 0;
+};
+
+ExtractRate resolve_rate(const Project& p, const ExtractOptions& opt) {
+  const ExtractionSettings& s = p.meta().extraction;
+  ExtractRate r;
   if (opt.every_n > 0) {
-    every_n = opt.every_n;
+    r.every_n = opt.every_n;
   } else if (opt.fps > 0) {
-    fps = opt.fps;
+    r.fps = opt.fps;
   } else {
-    every_n = s.every_n;
-    fps = s.fps;
+    r.every_n = s.every_n;
+    r.fps = s.fps;
   }
-  const double dedupe = opt.dedupe >= 0 ? opt.dedupe : s.dedupe;
-  if (every_n <= 0 && !(fps > 0))
+  r.dedupe = opt.dedupe >= 0 ? opt.dedupe : s.dedupe;
+  if (r.every_n <= 0 && !(r.fps > 0))
     throw Error((p.root() / "project.json").string(),
                 "extraction needs a frame rate (--fps) or every-N (--every)");
+  return r;
+}
 
-  // Plan: which source frames of which clips, grouped per video.
+// Which source frames of which clips, grouped per video; `total` gets their count.
+std::vector<VideoPlan> plan_extraction(const Project& p, const ExtractOptions& opt,
+                                       const ExtractRate& rate, long long& total) {
   const std::vector<Video> videos = p.load_videos();
   std::vector<Clip> clips = p.load_clips();
   if (!opt.clip_id.empty()) {
@@ -244,11 +252,12 @@ ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
     clips = {*it};
   }
   std::vector<VideoPlan> plan;
-  long long total = 0;
+  total = 0;
   for (const auto& v : videos) {
     VideoPlan vp{v, {}, 0};
     for (const auto& c : clips)
-      if (c.video == v.id) vp.clips.push_back({c, clip_frame_indices(c, v.fps, fps, every_n)});
+      if (c.video == v.id)
+        vp.clips.push_back({c, clip_frame_indices(c, v.fps, rate.fps, rate.every_n)});
     if (vp.clips.empty()) continue;
     std::sort(vp.clips.begin(), vp.clips.end(),
               [](const ClipPlan& a, const ClipPlan& b) { return a.clip.start < b.clip.start; });
@@ -259,159 +268,253 @@ ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
   for (const auto& c : clips)
     if (std::none_of(videos.begin(), videos.end(), [&](const Video& v) { return v.id == c.video; }))
       throw Error("clip " + c.id, "names video '" + c.video + "', which is not in videos.json");
+  return plan;
+}
 
-  ensure_dir(p.root() / "frames");
-  remove_stale_temp_files(p.root() / "frames");
+// Where the extraction of one video stands.
+struct VideoPass {
+  const VideoPlan& plan;
+  fs::path source;
+  FieldOfView fov;
+  std::unique_ptr<VideoReader> reader;
+  long long left = 0;  // frames of this video not yet accounted for
+  long long lost = 0;  // frames the decoder dropped in a corrupt stretch
+  bool broken = false;
+};
+
+// The last kept frame of a clip: dedupe compares each new frame with it.
+struct ClipCursor {
+  bool have_last = false;
+  std::uint64_t last = 0;
+};
+
+int writer_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+// One run of extract_frames: the writer pool, frames.json in memory and the report so far.
+class Extraction {
+ public:
+  Extraction(const Project& p, const ExtractOptions& opt, double dedupe, long long total)
+      : p_(p),
+        opt_(opt),
+        dedupe_(dedupe),
+        total_(total),
+        table_(p),
+        pool_(p.root(), writer_threads(), static_cast<std::size_t>(2 * writer_threads() + 2)) {}
+
+  void run(const std::vector<VideoPlan>& plan);
   ExtractReport report;
-  FrameTable table(p);
-  const int workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  FrameWriterPool pool(p.root(), workers, static_cast<std::size_t>(2 * workers + 2));
-  long long done = 0;
-  auto last_commit = Clock::now();
-  auto collect = [&](bool force) {
-    std::vector<Frame> fresh;
-    std::vector<std::string> errors;
-    pool.take(fresh, errors);
-    report.written += static_cast<long long>(fresh.size());
-    report.failed += static_cast<long long>(errors.size());
-    for (auto& e : errors) report.warnings.push_back("cannot write frame " + e);
-    table.add(fresh);
-    // Batches bound both the work a crash loses and the cost of rewriting frames.json.
-    const std::size_t batch = std::max<std::size_t>(200, table.size() / 10);
-    if (force || table.pending() >= batch || Clock::now() - last_commit > std::chrono::seconds(5)) {
-      table.save();
-      last_commit = Clock::now();
-    }
-  };
-  auto tick = [&] {
-    ++done;
-    if (opt.progress) opt.progress(done, total);
-  };
-  bool cancelled = false;
+  long long done() const { return done_; }
+  bool cancelled() const { return cancelled_; }
 
+ private:
+  void collect(bool force);
+  void tick();
+  void give_up(VideoPass& pass, const std::string& why);
+  void extract_video(const VideoPlan& vp);
+  void extract_clip(VideoPass& pass, const ClipPlan& cp);
+  bool reuse_existing(const std::string& id, ClipCursor& cur);
+  bool decode(VideoPass& pass, long long idx, cv::Mat& img);
+  std::string stop_message(const VideoPass& pass, const ClipPlan& cp, long long idx) const;
+  void keep_frame(VideoPass& pass, const ClipPlan& cp, long long idx, cv::Mat img, ClipCursor& cur);
+  void warn_lost(const VideoPass& pass);
+
+  const Project& p_;
+  const ExtractOptions& opt_;
+  double dedupe_;
+  long long total_;
+  FrameTable table_;
+  FrameWriterPool pool_;
+  long long done_ = 0;
+  Clock::time_point last_commit_ = Clock::now();
+  bool cancelled_ = false;
+};
+
+void Extraction::collect(bool force) {
+  std::vector<Frame> fresh;
+  std::vector<std::string> errors;
+  pool_.take(fresh, errors);
+  report.written += static_cast<long long>(fresh.size());
+  report.failed += static_cast<long long>(errors.size());
+  for (auto& e : errors) report.warnings.push_back("cannot write frame " + e);
+  table_.add(fresh);
+  // Batches bound both the work a crash loses and the cost of rewriting frames.json.
+  const std::size_t batch = std::max<std::size_t>(200, table_.size() / 10);
+  if (force || table_.pending() >= batch || Clock::now() - last_commit_ > std::chrono::seconds(5)) {
+    table_.save();
+    last_commit_ = Clock::now();
+  }
+}
+
+void Extraction::tick() {
+  ++done_;
+  if (opt_.progress) opt_.progress(done_, total_);
+}
+
+// The rest of the video's planned frames fail, with one warning saying why.
+void Extraction::give_up(VideoPass& pass, const std::string& why) {
+  report.warnings.push_back(why);
+  report.failed += pass.left;
+  for (; pass.left > 0; --pass.left) tick();
+}
+
+void Extraction::run(const std::vector<VideoPlan>& plan) {
   try {
     for (const auto& vp : plan) {
-      if (cancelled) break;
-      const Video& v = vp.video;
-      long long left = vp.count;  // frames of this video not yet accounted for
-      auto give_up = [&](const std::string& why) {
-        report.warnings.push_back(why);
-        report.failed += left;
-        for (; left > 0; --left) tick();
-      };
-      fs::path source;
-      FieldOfView fov;
-      std::unique_ptr<VideoReader> reader;
-      try {
-        source = video_source(p, v.id);
-        fov = video_fov(p, v);
-        reader = std::make_unique<VideoReader>(source);
-      } catch (const Error& e) {
-        give_up(std::string(e.what()) + "; its " + std::to_string(vp.count) +
-                " frames were not extracted");
-        continue;
-      }
-      bool broken = false;
-      long long lost = 0;  // frames the decoder dropped in a corrupt stretch
-      for (const auto& cp : vp.clips) {
-        if (broken || cancelled) break;
-        bool have_last = false;
-        std::uint64_t last = 0;  // hash of the last kept frame of this clip
-        for (long long idx : cp.indices) {
-          if (opt.cancel && opt.cancel->load()) {
-            cancelled = true;
-            break;
-          }
-          const std::string id = frame_id(v.id, idx);
-          if (const Frame* f = table.find(id)) {
-            std::error_code ec;
-            if (fs::exists(p.root() / f->file, ec)) {
-              ++report.kept_existing;
-              try {
-                last = parse_hash_hex(f->phash);
-                have_last = true;
-              } catch (const Error&) {
-              }
-              --left;
-              tick();
-              continue;
-            }
-          }
-          if (idx < reader->position() && !lost_in_gap(*reader, idx))
-            reader = std::make_unique<VideoReader>(source);  // clips.json edited into overlap
-          cv::Mat img;
-          if (lost_in_gap(*reader, idx) || (!reader->read_at(idx, img) && !reader->at_end())) {
-            ++report.failed;
-            ++lost;
-            --left;
-            tick();
-            continue;
-          }
-          if (img.empty()) {
-            give_up("video " + v.id + ": decoding stopped at frame " +
-                    std::to_string(reader->position()) + " of " + std::to_string(v.frames) +
-                    " (truncated or corrupt); clip " + cp.clip.id + " is extracted up to frame " +
-                    std::to_string(idx) + " (exclusive), " + std::to_string(left) +
-                    " planned frames of this video were not extracted" +
-                    (is_avi(source)
-                         ? std::string("; AVI carries no per-frame timestamps, so if frames were "
-                                       "lost mid-stream the positions after the damage may be "
-                                       "shifted")
-                         : std::string()));
-            broken = true;
-            break;
-          }
-          blank_outside_fov(img, fov);
-          const std::uint64_t h = perceptual_hash(img);
-          --left;
-          if (dedupe > 0 && have_last && hash_distance(h, last) <= dedupe) {
-            ++report.duplicates_skipped;
-            tick();
-            continue;
-          }
-          last = h;
-          have_last = true;
-          Frame rec;
-          rec.id = id;
-          rec.clip = cp.clip.id;
-          rec.video = v.id;
-          rec.patient = v.patient;
-          rec.source_index = idx;
-          rec.time_s = static_cast<double>(idx) / v.fps;
-          rec.file = "frames/" + id + ".png";
-          rec.phash = hash_hex(h);
-          pool.push({std::move(rec), std::move(img)});
-          tick();
-          collect(false);
-        }
-      }
-      if (lost > 0) {
-        std::string where;
-        for (const auto& [a, b] : reader->gaps())
-          where += (where.empty() ? "" : ", ") + std::to_string(a) + "-" + std::to_string(b - 1);
-        report.warnings.push_back("video " + v.id +
-                                  ": corrupt stretches, the decoder lost frames " + where + "; " +
-                                  std::to_string(lost) +
-                                  " planned frames there were not extracted (later frames keep "
-                                  "their timestamp positions)");
-      }
+      if (cancelled_) break;
+      extract_video(vp);
     }
   } catch (...) {
     // Whatever was written stays recorded: the project is consistent, the next run completes it.
-    pool.finish();
+    pool_.finish();
     collect(true);
     throw;
   }
-  pool.finish();
+  pool_.finish();
   collect(true);
-  if (cancelled)
-    report.warnings.push_back("cancelled after " + std::to_string(done) + " of " +
+}
+
+void Extraction::extract_video(const VideoPlan& vp) {
+  VideoPass pass{vp, {}, {}, nullptr, vp.count};
+  try {
+    pass.source = video_source(p_, vp.video.id);
+    pass.fov = video_fov(p_, vp.video);
+    pass.reader = std::make_unique<VideoReader>(pass.source);
+  } catch (const Error& e) {
+    give_up(pass, std::string(e.what()) + "; its " + std::to_string(vp.count) +
+                      " frames were not extracted");
+    return;
+  }
+  for (const auto& cp : vp.clips) {
+    if (pass.broken || cancelled_) break;
+    extract_clip(pass, cp);
+  }
+  if (pass.lost > 0) warn_lost(pass);
+}
+
+void Extraction::extract_clip(VideoPass& pass, const ClipPlan& cp) {
+  ClipCursor cur;
+  for (long long idx : cp.indices) {
+    if (opt_.cancel && opt_.cancel->load()) {
+      cancelled_ = true;
+      return;
+    }
+    if (reuse_existing(frame_id(pass.plan.video.id, idx), cur)) {
+      --pass.left;
+      tick();
+      continue;
+    }
+    cv::Mat img;
+    if (!decode(pass, idx, img)) {
+      ++report.failed;
+      ++pass.lost;
+      --pass.left;
+      tick();
+      continue;
+    }
+    if (img.empty()) {
+      give_up(pass, stop_message(pass, cp, idx));
+      pass.broken = true;
+      return;
+    }
+    keep_frame(pass, cp, idx, std::move(img), cur);
+  }
+}
+
+// A frame recorded by an earlier run whose PNG is still there is kept as it is.
+bool Extraction::reuse_existing(const std::string& id, ClipCursor& cur) {
+  const Frame* f = table_.find(id);
+  std::error_code ec;
+  if (!f || !fs::exists(p_.root() / f->file, ec)) return false;
+  ++report.kept_existing;
+  try {
+    cur.last = parse_hash_hex(f->phash);
+    cur.have_last = true;
+  } catch (const Error&) {
+  }
+  return true;
+}
+
+// Reads source frame `idx`; false when the decoder lost it, an empty image when the video ended.
+bool Extraction::decode(VideoPass& pass, long long idx, cv::Mat& img) {
+  if (idx < pass.reader->position() && !lost_in_gap(*pass.reader, idx))
+    pass.reader = std::make_unique<VideoReader>(pass.source);  // clips.json edited into overlap
+  return !(lost_in_gap(*pass.reader, idx) ||
+           (!pass.reader->read_at(idx, img) && !pass.reader->at_end()));
+}
+
+std::string Extraction::stop_message(const VideoPass& pass, const ClipPlan& cp,
+                                     long long idx) const {
+  const Video& v = pass.plan.video;
+  return "video " + v.id + ": decoding stopped at frame " +
+         std::to_string(pass.reader->position()) + " of " + std::to_string(v.frames) +
+         " (truncated or corrupt); clip " + cp.clip.id + " is extracted up to frame " +
+         std::to_string(idx) + " (exclusive), " + std::to_string(pass.left) +
+         " planned frames of this video were not extracted" +
+         (is_avi(pass.source)
+              ? std::string("; AVI carries no per-frame timestamps, so if frames were "
+                            "lost mid-stream the positions after the damage may be "
+                            "shifted")
+              : std::string());
+}
+
+// Blanks, hashes and dedupes a decoded frame; a kept one goes to the writer pool.
+void Extraction::keep_frame(VideoPass& pass, const ClipPlan& cp, long long idx, cv::Mat img,
+                            ClipCursor& cur) {
+  blank_outside_fov(img, pass.fov);
+  const std::uint64_t h = perceptual_hash(img);
+  --pass.left;
+  if (dedupe_ > 0 && cur.have_last && hash_distance(h, cur.last) <= dedupe_) {
+    ++report.duplicates_skipped;
+    tick();
+    return;
+  }
+  cur.last = h;
+  cur.have_last = true;
+  const Video& v = pass.plan.video;
+  Frame rec;
+  rec.id = frame_id(v.id, idx);
+  rec.clip = cp.clip.id;
+  rec.video = v.id;
+  rec.patient = v.patient;
+  rec.source_index = idx;
+  rec.time_s = static_cast<double>(idx) / v.fps;
+  rec.file = "frames/" + rec.id + ".png";
+  rec.phash = hash_hex(h);
+  pool_.push({std::move(rec), std::move(img)});
+  tick();
+  collect(false);
+}
+
+void Extraction::warn_lost(const VideoPass& pass) {
+  std::string where;
+  for (const auto& [a, b] : pass.reader->gaps())
+    where += (where.empty() ? "" : ", ") + std::to_string(a) + "-" + std::to_string(b - 1);
+  report.warnings.push_back("video " + pass.plan.video.id +
+                            ": corrupt stretches, the decoder lost frames " + where + "; " +
+                            std::to_string(pass.lost) +
+                            " planned frames there were not extracted (later frames keep "
+                            "their timestamp positions)");
+}
+
+}  // namespace
+
+ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
+  const ExtractRate rate = resolve_rate(p, opt);
+  long long total = 0;
+  const std::vector<VideoPlan> plan = plan_extraction(p, opt, rate, total);
+  ensure_dir(p.root() / "frames");
+  remove_stale_temp_files(p.root() / "frames");
+  Extraction job(p, opt, rate.dedupe, total);
+  job.run(plan);
+  ExtractReport report = std::move(job.report);
+  if (job.cancelled())
+    report.warnings.push_back("cancelled after " + std::to_string(job.done()) + " of " +
                               std::to_string(total) + " frames; run again to complete");
   p.audit(opt.user, "extract",
           nlohmann::json{{"clip", opt.clip_id},
-                         {"fps", fps},
-                         {"every_n", every_n},
-                         {"dedupe", dedupe},
+                         {"fps", rate.fps},
+                         {"every_n", rate.every_n},
+                         {"dedupe", rate.dedupe},
                          {"written", report.written},
                          {"kept_existing", report.kept_existing},
                          {"duplicates_skipped", report.duplicates_skipped},
