@@ -4,6 +4,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace excap::cli {
@@ -45,5 +46,24 @@ void register_train_commands(CLI::App& app, Registry& reg);
 void register_triage_commands(CLI::App& app, Registry& reg);
 // weights import, model info (needs LibTorch)
 void register_model_commands(CLI::App& app, Registry& reg);
+
+// Commands that need LibTorch live in `excap-model`; `excap` (no LibTorch, so
+// it starts in milliseconds) lists them and hands them over (model_commands.cpp).
+struct ModelCommand {
+  std::string path;         // "train", or a nested command: "bench train"
+  std::string description;  // its one line in --help, the same in both programs
+};
+const std::vector<ModelCommand>& model_commands();
+// Throws std::out_of_range for a path not in model_commands().
+const std::string& model_command_description(const std::string& path);
+// Whether argv names a model command (argv[1], and argv[2] for a nested one).
+bool is_model_command(int argc, const char* const* argv);
+// Lists each model command in `app`; its runner is `forward` (never reached
+// when main forwards before parsing, but a parse that gets there still works).
+void register_model_placeholders(CLI::App& app, Registry& reg, const Runner& forward);
+// Replaces this process with `program` (a file name, looked up next to
+// /proc/self/exe) run on the same arguments. Returns only on failure: prints
+// one error line and returns 2; `program` null means this build has no LibTorch.
+int forward_to_model_program(int argc, char** argv, const char* program);
 
 }  // namespace excap::cli

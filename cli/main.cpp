@@ -1,4 +1,7 @@
-// The `excap` command line: argument parsing and dispatch only.
+// The `excap` and `excap-model` command lines: argument parsing and dispatch
+// only. Compiled twice: `excap-model` (EXCAP_HAVE_TORCH) holds every command;
+// `excap` holds those without LibTorch and hands the others to `excap-model`
+// before parsing, so that they show their own --help.
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +13,15 @@
 #endif
 
 int main(int argc, char** argv) {
+#ifndef EXCAP_HAVE_TORCH
+#ifdef EXCAP_MODEL_PROGRAM
+  const char* model_program = EXCAP_MODEL_PROGRAM;
+#else
+  const char* model_program = nullptr;
+#endif
+  if (excap::cli::is_model_command(argc, argv))
+    return excap::cli::forward_to_model_program(argc, argv, model_program);
+#endif
   CLI::App app{"ExCap: capsule-endoscopy labeling, dataset curation, training and triage"};
   app.set_version_flag("--version", std::string("excap ") + EXCAP_VERSION);
   app.require_subcommand(1);
@@ -18,7 +30,9 @@ int main(int argc, char** argv) {
   excap::cli::register_project_commands(app, reg);
 #ifdef EXCAP_HAVE_OPENCV
   excap::cli::register_sample_commands(app, reg);
-  excap::cli::register_demo_commands(app, reg);
+#ifdef EXCAP_HAVE_TRIAGE
+  excap::cli::register_demo_commands(app, reg);  // the whole pipeline: LibTorch and OpenCV
+#endif
   excap::cli::register_stage1_commands(app, reg);
   excap::cli::register_curation_commands(app, reg);
 #endif
@@ -28,6 +42,10 @@ int main(int argc, char** argv) {
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
   excap::cli::register_triage_commands(app, reg);
+#endif
+#ifndef EXCAP_HAVE_TORCH
+  excap::cli::register_model_placeholders(
+      app, reg, [&] { return excap::cli::forward_to_model_program(argc, argv, model_program); });
 #endif
   try {
     app.parse(argc, argv);

@@ -1,9 +1,9 @@
 #!/bin/sh
 # The trainer's GPU check in one command, for a lent GPU machine (no OpenCV,
-# no Debian packages; its python3 holds a CUDA LibTorch). Builds `excap`
-# without OpenCV against that LibTorch, then benchmarks the paper's recipe
-# (MTCSN, ResNet-50, 240x240, batch 8) and, when a packed project is given,
-# trains on it for a few thousand iterations.
+# no Debian packages; its python3 holds a CUDA LibTorch). Builds `excap-model`
+# (the program of the LibTorch commands) without OpenCV against that LibTorch,
+# then benchmarks the paper's recipe (MTCSN, ResNet-50, 240x240, batch 8) and,
+# when a packed project is given, trains on it for a few thousand iterations.
 #
 #   scripts/gpu_train_check.sh [PROJECT_DIR [ITERS]]
 #
@@ -19,8 +19,8 @@ PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DEXCAP_WITH_OPENCV=OFF \
   -DEXCAP_WITH_STUDIO=OFF -DEXCAP_BUILD_TESTS=OFF \
   -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_CXX_FLAGS="-I$ROOT/third_party/include"
-cmake --build "$BUILD" --target excap -j "$(nproc)"
-EXCAP=$BUILD/bin/excap
+cmake --build "$BUILD" --target excap-model -j "$(nproc)"
+EXCAP=$BUILD/bin/excap-model
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 "$EXCAP" bench train --device cuda --model mtcsn --backbone resnet50 --size 240 --batch 8 \
   --iters 50 --warmup 10 --python none --json "$BUILD/bench_train_cuda.json"
