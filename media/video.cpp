@@ -134,24 +134,39 @@ bool VideoReader::read_at(long long index, cv::Mat& bgr) {
   return impl_->cap.retrieve(bgr) && !bgr.empty();
 }
 
+std::vector<long long> sample_indices(int count, long long total_frames) {
+  std::vector<long long> out;
+  if (count <= 0 || total_frames <= 0) return out;
+  if (total_frames <= count) {
+    for (long long i = 0; i < total_frames; ++i) out.push_back(i);
+    return out;
+  }
+  // Stretches are at least one frame long here, so the midpoints never repeat.
+  for (long long i = 0; i < count; ++i) out.push_back(total_frames * (2 * i + 1) / (2 * count));
+  return out;
+}
+
 std::vector<cv::Mat> sample_frames(const fs::path& path, int count, long long total_frames) {
-  cv::VideoCapture cap;
-  open_capture(cap, path);
   std::vector<cv::Mat> out;
   if (count <= 0) return out;
-  // Positions need not be exact here (the field of view does not move), so
-  // the container seek is fine and saves decoding the whole video.
-  for (int i = 0; i < count; ++i) {
-    const long long at = total_frames > 1 ? total_frames * (2 * i + 1) / (2 * count) : 0;
-    if (at > 0 && !cap.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(at))) continue;
-    cv::Mat f;
-    if (cap.read(f) && !f.empty()) out.push_back(f);
+  // One pass of grab() up to the last index, retrieve() only at the chosen
+  // ones. Cost: a 4-hour capsule video at 30 fps is ~430k frames, minutes of
+  // decoding, once per extraction run. Worth it: the container seek lands on
+  // other frames, or none, in some containers (MPEG-TS, MPEG-PS), and which
+  // frames are sampled decides the disc edge, hence every extracted pixel there.
+  {
+    VideoReader reader(path);
+    for (long long index : sample_indices(count, total_frames)) {
+      if (index < reader.position()) continue;  // lost in a corrupt stretch (see gaps())
+      cv::Mat f;
+      if (reader.read_at(index, f)) out.push_back(f);
+      if (reader.at_end()) break;
+    }
   }
-  if (out.empty()) {  // a broken index: fall back to the first frames
-    cap.release();
-    open_capture(cap, path);
+  if (out.empty()) {  // the stream is shorter than its recorded length says
+    VideoReader reader(path);
     cv::Mat f;
-    for (int i = 0; i < count && cap.read(f) && !f.empty(); ++i) out.push_back(f.clone());
+    for (int i = 0; i < count && reader.read(f); ++i) out.push_back(f.clone());
   }
   return out;
 }

@@ -67,10 +67,18 @@ class VideoReader {
   std::vector<std::pair<long long, long long>> gaps_;
 };
 
-// Up to `count` frames spread evenly over the video (for field-of-view
-// detection): positions come from the container seek and are approximate.
-// Falls back to the first frames when seeking fails. Throws Error when the
-// file cannot be opened.
+// The frame indices sample_frames keeps: `count` evenly spread over
+// [0, total_frames), the middle of each of `count` equal stretches; every
+// frame once when there are fewer than `count`. Strictly increasing.
+std::vector<long long> sample_indices(int count, long long total_frames);
+
+// The frames at sample_indices(count, total_frames), for field-of-view
+// detection, decoded in one sequential pass with VideoReader: the same file
+// always gives the same frames, whatever the container index or the
+// decoder's threads do (a container seek lands on other frames, or none,
+// in MPEG-TS and MPEG-PS files). Frames the stream lacks (it ends early, a
+// corrupt stretch) are left out; when it ends before the first index, the
+// first `count` frames are used. Throws Error when the file cannot be opened.
 std::vector<cv::Mat> sample_frames(const fs::path& path, int count, long long total_frames);
 
 }  // namespace excap

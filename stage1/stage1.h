@@ -120,7 +120,9 @@ ExtractReport extract_frames(const Project& p, const ExtractOptions& opt);
 std::vector<long long> clip_frame_indices(const Clip& c, double video_fps, double fps, int every_n);
 
 // The field of view used for a video: the manual override of project.json
-// when set, else detected from a sample of frames spread over the video.
+// when set, else detected from frames spread over the video at exact indices
+// (media/video.h sample_frames), so a file always gets the same one, in any
+// project and however busy the machine is.
 FieldOfView video_fov(const Project& p, const Video& v);
 
 }  // namespace excap

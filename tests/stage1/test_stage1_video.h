@@ -71,6 +71,9 @@ inline long long decode_test_index(const cv::Mat& f) {
   return v;
 }
 
+// A lossy encode is not reproducible across machines or even calls: x264
+// sizes its threads by the CPUs the process may use when the writer opens,
+// and another thread count gives another stream. Compare decodes of one file.
 inline void write_test_video(const fs::path& path, const TestVideoSpec& spec) {
   const auto& s = spec.fourcc;
   cv::VideoWriter w(path.string(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc(s[0], s[1], s[2], s[3]),
