@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "curation/adjudication.h"
 #include "curation/agreement.h"
+#include "report/agreement_report.h"
 #include "common/error.h"
 #include "store/project.h"
 #include "sample/sample.h"
