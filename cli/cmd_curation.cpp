@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "exchange/exchange.h"
 #include "media/imageio.h"
+#include "report/agreement_report.h"
 #include "store/project.h"
 #include "curation/split.h"
 

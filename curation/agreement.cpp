@@ -4,98 +4,25 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "common/error.h"
 #include "media/imageio.h"
 #include "store/project.h"
-#include "report/plots.h"
 
 namespace excap {
 
 using nlohmann::json;
 
-std::vector<long long> confusion_matrix(const std::vector<int>& a, const std::vector<int>& b,
-                                        int k) {
-  if (a.size() != b.size())
-    throw Error("kappa", "the two raters have " + std::to_string(a.size()) + " and " +
-                             std::to_string(b.size()) + " ratings");
-  std::vector<long long> m(static_cast<std::size_t>(k) * k, 0);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] < 0 || a[i] >= k || b[i] < 0 || b[i] >= k)
-      throw Error("kappa", "rating out of range 0.." + std::to_string(k - 1) + " at item " +
-                               std::to_string(i));
-    ++m[a[i] * k + b[i]];
-  }
-  return m;
-}
-
-double cohen_kappa(const std::vector<long long>& c, int k, KappaWeights weights) {
-  if (static_cast<int>(c.size()) != k * k) throw Error("kappa", "confusion matrix is not k x k");
-  std::vector<double> rows(k, 0), cols(k, 0);
-  double n = 0;
-  for (int i = 0; i < k; ++i)
-    for (int j = 0; j < k; ++j) rows[i] += c[i * k + j], cols[j] += c[i * k + j], n += c[i * k + j];
-  if (n == 0) return std::nan("");
-  double num = 0, den = 0;
-  for (int i = 0; i < k; ++i)
-    for (int j = 0; j < k; ++j) {
-      double w = i == j ? 0.0 : 1.0;
-      if (weights == KappaWeights::Linear) w = std::abs(i - j);
-      if (weights == KappaWeights::Quadratic) w = double(i - j) * (i - j);
-      num += w * c[i * k + j];
-      den += w * rows[i] * cols[j] / n;
-    }
-  if (den == 0) return std::nan("");  // chance agreement is perfect: kappa undefined
-  return 1.0 - num / den;
+double cohen_kappa(const std::vector<long long>& confusion, int k, KappaWeights weights) {
+  return metrics::cohen_kappa(metrics::ConfusionMatrix::from_counts(confusion, k), weights);
 }
 
 double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k,
                    KappaWeights weights) {
-  return cohen_kappa(confusion_matrix(a, b, k), k, weights);
-}
-
-void ClassAreas::add(const ClassAreas& o) {
-  if (intersection.size() < o.intersection.size()) {
-    intersection.resize(o.intersection.size(), 0);
-    area_a.resize(o.intersection.size(), 0);
-    area_b.resize(o.intersection.size(), 0);
-  }
-  for (std::size_t c = 0; c < o.intersection.size(); ++c) {
-    intersection[c] += o.intersection[c];
-    area_a[c] += o.area_a[c];
-    area_b[c] += o.area_b[c];
-  }
-  compared += o.compared;
-  equal += o.equal;
-  unlabeled += o.unlabeled;
-}
-
-std::vector<double> ClassAreas::iou() const {
-  std::vector<double> r(intersection.size());
-  for (std::size_t c = 0; c < r.size(); ++c) {
-    const double u = double(area_a[c]) + area_b[c] - intersection[c];
-    r[c] = u > 0 ? intersection[c] / u : std::nan("");
-  }
-  return r;
-}
-
-std::vector<double> ClassAreas::dice() const {
-  std::vector<double> r(intersection.size());
-  for (std::size_t c = 0; c < r.size(); ++c) {
-    const double s = double(area_a[c]) + area_b[c];
-    r[c] = s > 0 ? 2.0 * intersection[c] / s : std::nan("");
-  }
-  return r;
-}
-
-double ClassAreas::mean_iou() const {
-  double s = 0;
-  int n = 0;
-  for (double v : iou())
-    if (!std::isnan(v)) s += v, ++n;
-  return n ? s / n : std::nan("");
+  metrics::ConfusionMatrix m(k);
+  m.process(a, b);
+  return metrics::cohen_kappa(m, weights);
 }
 
 ClassAreas compare_masks(const cv::Mat& a, const cv::Mat& b, int num_classes, int ignore_index) {
@@ -105,26 +32,26 @@ ClassAreas compare_masks(const cv::Mat& a, const cv::Mat& b, int num_classes, in
                                      "x" + std::to_string(b.rows));
   if (a.type() != CV_8UC1 || b.type() != CV_8UC1)
     throw Error("compare masks", "masks must be 8-bit single channel");
-  ClassAreas r(num_classes);
-  for (int y = 0; y < a.rows; ++y) {
-    const std::uint8_t* pa = a.ptr<std::uint8_t>(y);
-    const std::uint8_t* pb = b.ptr<std::uint8_t>(y);
-    for (int x = 0; x < a.cols; ++x) {
-      const int va = pa[x], vb = pb[x];
-      if (va == ignore_index || vb == ignore_index || va >= num_classes || vb >= num_classes) {
-        ++r.unlabeled;
-        continue;
-      }
-      ++r.compared;
-      ++r.area_a[va];
-      ++r.area_b[vb];
-      if (va == vb) ++r.intersection[va], ++r.equal;
-    }
-  }
+  // Neither annotator is the reference: a pixel either left unlabeled is not compared.
+  ClassAreas r(num_classes, ignore_index, metrics::IgnoreIn::Either);
+  for (int y = 0; y < a.rows; ++y)  // row by row: a cv::Mat view need not be continuous
+    r.process(b.ptr<std::uint8_t>(y), a.ptr<std::uint8_t>(y), static_cast<std::size_t>(a.cols));
   return r;
 }
 
 // ---- consistency ----
+
+namespace {
+// Pixel count of each 8-bit value of a mask.
+std::vector<long long> value_histogram(const cv::Mat& mask) {
+  std::vector<long long> hist(256, 0);
+  for (int y = 0; y < mask.rows; ++y) {
+    const std::uint8_t* p = mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) ++hist[p[x]];
+  }
+  return hist;
+}
+}  // namespace
 
 std::vector<ConsistencyFlag> check_consistency(const std::string& frame, const std::string& user,
                                                std::optional<int> cd, const cv::Mat& mask,
@@ -139,11 +66,7 @@ std::vector<ConsistencyFlag> check_consistency(const std::string& frame, const s
     flag("missing-mask", "no mask", 0);
     return out;
   }
-  std::vector<long long> hist(256, 0);
-  for (int y = 0; y < mask.rows; ++y) {
-    const std::uint8_t* p = mask.ptr<std::uint8_t>(y);
-    for (int x = 0; x < mask.cols; ++x) ++hist[p[x]];
-  }
+  const std::vector<long long> hist = value_histogram(mask);
   long long bad = 0;
   for (int v = schema.num_tissue(); v < 256; ++v)
     if (v != schema.ignore_index) bad += hist[v];
@@ -214,6 +137,135 @@ cv::Mat load_mask_if_any(const Project& p, const std::string& user, const std::s
   return read_mask(path);
 }
 
+// One annotator's label of a frame, as compared.
+struct Lab {
+  std::string user;
+  std::optional<int> cd;
+  cv::Mat mask;
+};
+
+// What one pair of annotators accumulates over the frames both labeled.
+struct PairTally {
+  metrics::ConfusionMatrix cd;
+  ClassAreas areas;
+  int mask_frames = 0;
+};
+using PairKey = std::pair<std::string, std::string>;
+
+// The labels of `frame` by its assigned users; an invalid CD is flagged and
+// dropped, every label is checked for CD/mask consistency.
+std::vector<Lab> load_labels(const Project& project, const std::string& frame,
+                             const std::vector<std::string>& users, const AgreementOptions& opt,
+                             std::vector<ConsistencyFlag>& flags) {
+  const LabelSchema& schema = project.meta().schema;
+  std::vector<Lab> labs;
+  for (const auto& u : users) {
+    auto rec = project.load_label(u, frame);
+    if (!rec) continue;
+    Lab l{u, rec->cd, load_mask_if_any(project, u, frame)};
+    if (l.cd && !schema.valid_cd(*l.cd)) {
+      flags.push_back({frame, u, "bad-cd",
+                       "CD value " + std::to_string(*l.cd) + " is not in the schema",
+                       double(*l.cd)});
+      l.cd.reset();
+    }
+    for (auto& f : check_consistency(frame, u, l.cd, l.mask, schema, opt.rules))
+      flags.push_back(std::move(f));
+    labs.push_back(std::move(l));
+  }
+  return labs;
+}
+
+// Every pair of the frame's labels enters its pair's statistics.
+void tally_pairs(const std::vector<Lab>& labs, const LabelSchema& schema,
+                 std::map<PairKey, PairTally>& pairs) {
+  for (std::size_t i = 0; i < labs.size(); ++i)
+    for (std::size_t j = i + 1; j < labs.size(); ++j) {
+      const bool swap = labs[j].user < labs[i].user;  // pairs keyed in name order
+      const Lab& A = swap ? labs[j] : labs[i];
+      const Lab& B = swap ? labs[i] : labs[j];
+      auto it = pairs.find({A.user, B.user});
+      if (it == pairs.end())
+        it = pairs
+                 .emplace(PairKey{A.user, B.user},
+                          PairTally{metrics::ConfusionMatrix(schema.num_cd()),
+                                    ClassAreas(schema.num_tissue(), schema.ignore_index,
+                                               metrics::IgnoreIn::Either),
+                                    0})
+                 .first;
+      PairTally& t = it->second;
+      if (A.cd && B.cd) t.cd.add(*A.cd, *B.cd);
+      if (!A.mask.empty() && !B.mask.empty() && A.mask.size() == B.mask.size()) {
+        t.areas.add(compare_masks(A.mask, B.mask, schema.num_tissue(), schema.ignore_index));
+        ++t.mask_frames;
+      }
+    }
+}
+
+PairAgreement finish_pair(const PairKey& key, const PairTally& t) {
+  PairAgreement pa;
+  pa.a = key.first, pa.b = key.second;
+  pa.cd_confusion = t.cd.counts();
+  pa.cd_frames = static_cast<int>(t.cd.total());
+  pa.kappa = metrics::cohen_kappa(t.cd);
+  pa.kappa_quadratic = metrics::cohen_kappa(t.cd, KappaWeights::Quadratic);
+  pa.cd_agreement = t.cd.agreement();
+  pa.areas = t.areas;
+  pa.mask_frames = t.mask_frames;
+  return pa;
+}
+
+// CD disagreement outranks any mask disagreement; within, lower mIoU first.
+double disagreement_score(const FrameReview& fr) {
+  const bool cd_differs = fr.cd_a && fr.cd_b && *fr.cd_a != *fr.cd_b;
+  double d = (cd_differs ? 1.0 : 0.0) +
+             (fr.masks_present && !std::isnan(fr.mean_iou) ? 1.0 - fr.mean_iou : 1.0);
+  if (cd_differs) d += 0.01 * std::abs(*fr.cd_a - *fr.cd_b);  // clear vs invisible first
+  return d;
+}
+
+// The frame review compares the first two labels.
+FrameReview review_frame(const Project& project, const std::string& frame,
+                         const std::vector<Lab>& labs, const AgreementOptions& opt,
+                         std::vector<ConsistencyFlag>& flags) {
+  const LabelSchema& schema = project.meta().schema;
+  FrameReview fr;
+  fr.frame = frame;
+  fr.a = labs[0].user, fr.b = labs[1].user;
+  fr.cd_a = labs[0].cd, fr.cd_b = labs[1].cd;
+  fr.masks_present = !labs[0].mask.empty() && !labs[1].mask.empty();
+  if (fr.masks_present) {
+    if (labs[0].mask.size() != labs[1].mask.size()) {
+      flags.push_back({frame, fr.a + "," + fr.b, "mask-size-mismatch",
+                       "the two masks have different sizes", 0});
+      fr.masks_present = false;
+    } else {
+      fr.areas =
+          compare_masks(labs[0].mask, labs[1].mask, schema.num_tissue(), schema.ignore_index);
+      fr.mean_iou = fr.areas.mean_iou();
+      fr.pixel_agreement = fr.areas.pixel_agreement();
+    }
+  }
+  fr.complete = fr.cd_a && fr.cd_b && fr.masks_present && fr.areas.unlabeled == 0;
+  if (auto fin = project.load_final(frame)) fr.decided = true, fr.decided_by = fin->expert;
+  fr.auto_acceptable = frame_auto_acceptable(fr, opt.auto_accept_iou);
+  fr.disagreement = disagreement_score(fr);
+  return fr;
+}
+
+// Undecided, complete frames that cannot be auto-accepted, worst first.
+std::vector<std::string> rank_expert_queue(const std::vector<FrameReview>& frames) {
+  std::vector<const FrameReview*> queue;
+  for (const auto& f : frames)
+    if (!f.decided && !f.auto_acceptable && f.complete) queue.push_back(&f);
+  std::stable_sort(queue.begin(), queue.end(), [](const FrameReview* x, const FrameReview* y) {
+    return x->disagreement > y->disagreement;
+  });
+  std::vector<std::string> ids;
+  for (const auto* f : queue) ids.push_back(f->frame);
+  return ids;
+}
+
 }  // namespace
 
 AgreementReport compute_agreement(const Project& project, const AgreementOptions& opt) {
@@ -222,96 +274,20 @@ AgreementReport compute_agreement(const Project& project, const AgreementOptions
   rep.auto_accept_iou = opt.auto_accept_iou;
   for (const auto& t : schema.tissue) rep.tissue_names.push_back(t.name);
   for (const auto& c : schema.cd) rep.cd_names.push_back(c.name);
-  const int nt = schema.num_tissue(), nc = schema.num_cd();
-  std::map<std::pair<std::string, std::string>, PairAgreement> pairs;
+  std::map<PairKey, PairTally> pairs;
   const auto assignments = project.load_assignments();
   rep.frames_assigned = static_cast<int>(assignments.size());
-
   for (const auto& [frame, users] : assignments) {
-    struct Lab {
-      std::string user;
-      std::optional<int> cd;
-      cv::Mat mask;
-    };
-    std::vector<Lab> labs;
-    for (const auto& u : users) {
-      auto rec = project.load_label(u, frame);
-      if (!rec) continue;
-      Lab l{u, rec->cd, load_mask_if_any(project, u, frame)};
-      if (l.cd && !schema.valid_cd(*l.cd)) {
-        rep.flags.push_back({frame, u, "bad-cd",
-                             "CD value " + std::to_string(*l.cd) + " is not in the schema",
-                             double(*l.cd)});
-        l.cd.reset();
-      }
-      for (auto& f : check_consistency(frame, u, l.cd, l.mask, schema, opt.rules))
-        rep.flags.push_back(std::move(f));
-      labs.push_back(std::move(l));
-    }
+    const std::vector<Lab> labs = load_labels(project, frame, users, opt, rep.flags);
     if (labs.size() < 2) {
       ++rep.frames_waiting_for_labels;
       continue;
     }
-    // Every pair enters the pair statistics; the frame review uses the first pair.
-    for (std::size_t i = 0; i < labs.size(); ++i)
-      for (std::size_t j = i + 1; j < labs.size(); ++j) {
-        const bool swap = labs[j].user < labs[i].user;  // pairs keyed in name order
-        const Lab& A = swap ? labs[j] : labs[i];
-        const Lab& B = swap ? labs[i] : labs[j];
-        PairAgreement& pa = pairs[{A.user, B.user}];
-        if (pa.a.empty()) {
-          pa.a = A.user, pa.b = B.user;
-          pa.cd_confusion.assign(static_cast<std::size_t>(nc) * nc, 0);
-          pa.areas = ClassAreas(nt);
-        }
-        if (A.cd && B.cd) ++pa.cd_confusion[*A.cd * nc + *B.cd], ++pa.cd_frames;
-        if (!A.mask.empty() && !B.mask.empty() && A.mask.size() == B.mask.size()) {
-          pa.areas.add(compare_masks(A.mask, B.mask, nt, schema.ignore_index));
-          ++pa.mask_frames;
-        }
-      }
-    FrameReview fr;
-    fr.frame = frame;
-    fr.a = labs[0].user, fr.b = labs[1].user;
-    fr.cd_a = labs[0].cd, fr.cd_b = labs[1].cd;
-    fr.masks_present = !labs[0].mask.empty() && !labs[1].mask.empty();
-    if (fr.masks_present) {
-      if (labs[0].mask.size() != labs[1].mask.size()) {
-        rep.flags.push_back({frame, fr.a + "," + fr.b, "mask-size-mismatch",
-                             "the two masks have different sizes", 0});
-        fr.masks_present = false;
-      } else {
-        fr.areas = compare_masks(labs[0].mask, labs[1].mask, nt, schema.ignore_index);
-        fr.mean_iou = fr.areas.mean_iou();
-        fr.pixel_agreement = fr.areas.pixel_agreement();
-      }
-    }
-    fr.complete = fr.cd_a && fr.cd_b && fr.masks_present && fr.areas.unlabeled == 0;
-    if (auto fin = project.load_final(frame)) fr.decided = true, fr.decided_by = fin->expert;
-    fr.auto_acceptable = frame_auto_acceptable(fr, opt.auto_accept_iou);
-    // CD disagreement outranks any mask disagreement; within, lower mIoU first.
-    const bool cd_differs = fr.cd_a && fr.cd_b && *fr.cd_a != *fr.cd_b;
-    fr.disagreement = (cd_differs ? 1.0 : 0.0) +
-                      (fr.masks_present && !std::isnan(fr.mean_iou) ? 1.0 - fr.mean_iou : 1.0);
-    if (cd_differs && fr.cd_a && fr.cd_b)
-      fr.disagreement += 0.01 * std::abs(*fr.cd_a - *fr.cd_b);  // clear vs invisible first
-    rep.frames.push_back(std::move(fr));
+    tally_pairs(labs, schema, pairs);
+    rep.frames.push_back(review_frame(project, frame, labs, opt, rep.flags));
   }
-  for (auto& [key, pa] : pairs) {
-    pa.kappa = cohen_kappa(pa.cd_confusion, nc);
-    pa.kappa_quadratic = cohen_kappa(pa.cd_confusion, nc, KappaWeights::Quadratic);
-    long long eq = 0;
-    for (int i = 0; i < nc; ++i) eq += pa.cd_confusion[i * nc + i];
-    pa.cd_agreement = pa.cd_frames ? double(eq) / pa.cd_frames : std::nan("");
-    rep.pairs.push_back(std::move(pa));
-  }
-  std::vector<const FrameReview*> queue;
-  for (const auto& f : rep.frames)
-    if (!f.decided && !f.auto_acceptable && f.complete) queue.push_back(&f);
-  std::stable_sort(queue.begin(), queue.end(), [](const FrameReview* x, const FrameReview* y) {
-    return x->disagreement > y->disagreement;
-  });
-  for (const auto* f : queue) rep.expert_queue.push_back(f->frame);
+  for (const auto& [key, tally] : pairs) rep.pairs.push_back(finish_pair(key, tally));
+  rep.expert_queue = rank_expert_queue(rep.frames);
   return rep;
 }
 
@@ -378,7 +354,7 @@ json agreement_to_json(const AgreementReport& r) {
   return j;
 }
 
-static std::string f3(double v) {
+std::string format_score(double v) {
   if (std::isnan(v)) return "n/a";
   char b[32];
   std::snprintf(b, sizeof b, "%.3f", v);
@@ -390,120 +366,24 @@ std::string agreement_summary(const AgreementReport& r) {
   o << "frames assigned " << r.frames_assigned << ", compared " << r.frames.size()
     << ", waiting for labels " << r.frames_waiting_for_labels << "\n";
   for (const auto& p : r.pairs) {
-    o << "pair " << p.a << " / " << p.b << ": CD kappa " << f3(p.kappa) << " (quadratic "
-      << f3(p.kappa_quadratic) << ", agreement " << f3(p.cd_agreement) << ", " << p.cd_frames
-      << " frames); mask mIoU " << f3(p.areas.mean_iou()) << " over " << p.mask_frames
-      << " frames\n";
+    o << "pair " << p.a << " / " << p.b << ": CD kappa " << format_score(p.kappa) << " (quadratic "
+      << format_score(p.kappa_quadratic) << ", agreement " << format_score(p.cd_agreement) << ", "
+      << p.cd_frames << " frames); mask mIoU " << format_score(p.areas.mean_iou()) << " over "
+      << p.mask_frames << " frames\n";
     const auto iou = p.areas.iou(), dice = p.areas.dice();
     for (std::size_t c = 0; c < r.tissue_names.size() && c < iou.size(); ++c) {
       char line[160];
       std::snprintf(line, sizeof line, "  %-22s IoU %-6s Dice %s\n", r.tissue_names[c].c_str(),
-                    f3(iou[c]).c_str(), f3(dice[c]).c_str());
+                    format_score(iou[c]).c_str(), format_score(dice[c]).c_str());
       o << line;
     }
   }
   int auto_ok = 0, decided = 0;
   for (const auto& f : r.frames) auto_ok += f.auto_acceptable && !f.decided, decided += f.decided;
-  o << "decided " << decided << ", auto-acceptable at IoU >= " << f3(r.auto_accept_iou) << ": "
-    << auto_ok << ", need an expert: " << r.expert_queue.size() << "\n";
+  o << "decided " << decided << ", auto-acceptable at IoU >= " << format_score(r.auto_accept_iou)
+    << ": " << auto_ok << ", need an expert: " << r.expert_queue.size() << "\n";
   o << "consistency flags: " << r.flags.size() << "\n";
   return o.str();
-}
-
-void write_agreement_report(const Project& project, const AgreementReport& r,
-                            const fs::path& out_dir, int worst_frames) {
-  ensure_dir(out_dir);
-  write_json_atomic(out_dir / "agreement.json", agreement_to_json(r));
-  const LabelSchema& schema = project.meta().schema;
-  std::ostringstream md;
-  md << "# Annotator agreement\n\nProject `" << project.meta().name << "`, " << now_iso8601()
-     << ". Frames assigned: " << r.frames_assigned << "; compared (two labels): " << r.frames.size()
-     << "; waiting for labels: " << r.frames_waiting_for_labels << ".\n\n";
-  int idx = 0;
-  for (const auto& p : r.pairs) {
-    const std::string tag = "pair" + std::to_string(++idx);
-    md << "## " << p.a << " / " << p.b << "\n\n";
-    md << "Clearness degree over " << p.cd_frames << " frames: Cohen's kappa **" << f3(p.kappa)
-       << "** (quadratic-weighted " << f3(p.kappa_quadratic) << "), observed agreement "
-       << f3(p.cd_agreement) << ".\n\n";
-    plots::ConfusionStyle cs;
-    cs.row_title = p.a;
-    cs.col_title = p.b;
-    write_png_atomic(
-        out_dir / (tag + "_cd_confusion.png"),
-        plots::confusion_matrix_image("CD: " + p.a + " vs " + p.b, r.cd_names, p.cd_confusion, cs));
-    md << "![CD confusion](" << tag << "_cd_confusion.png)\n\n";
-    md << "Tissue masks over " << p.mask_frames << " frames (areas summed over frames): mIoU "
-       << f3(p.areas.mean_iou()) << ", pixel agreement " << f3(p.areas.pixel_agreement())
-       << ".\n\n| class | IoU | Dice | pixels " << p.a << " | pixels " << p.b
-       << " |\n|---|---|---|---|---|\n";
-    const auto iou = p.areas.iou(), dice = p.areas.dice();
-    for (std::size_t c = 0; c < iou.size() && c < r.tissue_names.size(); ++c)
-      md << "| " << r.tissue_names[c] << " | " << f3(iou[c]) << " | " << f3(dice[c]) << " | "
-         << p.areas.area_a[c] << " | " << p.areas.area_b[c] << " |\n";
-    plots::BarSeries si{"IoU", iou}, sd{"Dice", dice};
-    plots::ChartStyle st;
-    st.y_min = 0, st.y_max = 1;
-    st.y_label = "agreement";
-    write_png_atomic(out_dir / (tag + "_class_agreement.png"),
-                     plots::bar_chart("Per-class mask agreement: " + p.a + " vs " + p.b,
-                                      r.tissue_names, {si, sd}, st));
-    md << "\n![per-class agreement](" << tag << "_class_agreement.png)\n\n";
-  }
-  // Worst frames: where the two masks differ, drawn over the frame.
-  std::vector<const FrameReview*> worst;
-  for (const auto& f : r.frames)  // frames where the masks or the CDs differ at all
-    if (f.masks_present && f.disagreement > 1e-12) worst.push_back(&f);
-  std::stable_sort(worst.begin(), worst.end(), [](const FrameReview* x, const FrameReview* y) {
-    return x->disagreement > y->disagreement;
-  });
-  if (static_cast<int>(worst.size()) > worst_frames) worst.resize(worst_frames);
-  if (!worst.empty()) {
-    std::vector<cv::Mat> tiles;
-    std::vector<std::string> caps;
-    for (const auto* f : worst) {
-      cv::Mat a = read_mask(project.label_mask_path(f->a, f->frame));
-      cv::Mat b = read_mask(project.label_mask_path(f->b, f->frame));
-      cv::Mat diff = (a != b);
-      cv::Mat image;
-      std::error_code ec;
-      if (fs::exists(project.frame_path(f->frame), ec)) {
-        try {
-          image = read_frame(project.frame_path(f->frame));
-        } catch (const Error&) {
-          image.release();  // an unreadable frame still gets its tile, on grey
-        }
-      }
-      tiles.push_back(plots::highlight_overlay(image, diff));
-      caps.push_back(f->frame + "  mIoU " + f3(f->mean_iou) +
-                     (f->cd_a && f->cd_b && *f->cd_a != *f->cd_b ? "  CD!" : ""));
-    }
-    write_png_atomic(out_dir / "worst_frames_heatmap.png", plots::montage(tiles, caps, 4));
-    md << "## Worst frames\n\nRed: pixels where the two masks differ. `CD!`: the clearness "
-          "degrees differ too.\n\n![worst frames](worst_frames_heatmap.png)\n\n";
-  }
-  md << "## Frames that need an expert (" << r.expert_queue.size()
-     << ")\n\nRanked: CD "
-        "disagreement first, then lowest mask mIoU. Auto-accept threshold: mean IoU >= "
-     << f3(r.auto_accept_iou) << " with the same CD.\n\n";
-  std::map<std::string, const FrameReview*> by_id;
-  for (const auto& f : r.frames) by_id[f.frame] = &f;
-  if (!r.expert_queue.empty())
-    md << "| rank | frame | CD 1 | CD 2 | mIoU | pixel agreement |\n|---|---|---|---|---|---|\n";
-  int rank = 0;
-  auto cdname = [&](std::optional<int> v) {
-    return v && schema.valid_cd(*v) ? schema.cd[*v].name : std::string("-");
-  };
-  for (const auto& id : r.expert_queue) {
-    const FrameReview* f = by_id[id];
-    md << "| " << ++rank << " | " << id << " | " << cdname(f->cd_a) << " | " << cdname(f->cd_b)
-       << " | " << f3(f->mean_iou) << " | " << f3(f->pixel_agreement) << " |\n";
-  }
-  md << "\n## Consistency between CD and mask (" << r.flags.size() << " flags)\n\n";
-  if (!r.flags.empty()) md << "| frame | who | rule | detail |\n|---|---|---|---|\n";
-  for (const auto& f : r.flags)
-    md << "| " << f.frame << " | " << f.user << " | " << f.rule << " | " << f.message << " |\n";
-  atomic_write(out_dir / "agreement.md", md.str());
 }
 
 }  // namespace excap

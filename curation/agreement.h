@@ -1,6 +1,7 @@
 // Stage III agreement between annotators: Cohen's kappa and a confusion
 // matrix on the clearness degree, per-class IoU/Dice between masks, the
-// frames that need an expert, and CD/mask consistency flags.
+// frames that need an expert, and CD/mask consistency flags. The report files
+// with plots are written by report/agreement_report.h.
 #pragma once
 #include <cmath>
 #include <optional>
@@ -11,49 +12,34 @@
 #include <opencv2/core.hpp>
 
 #include "common/fsutil.h"
+#include "metrics/metrics.h"
 #include "store/schema.h"
 
 namespace excap {
 
 class Project;
 
-// ---- Clearness degree: kappa ----
+// ---- Clearness degree: kappa; masks: IoU and Dice ----
+// The scores come from excap_metrics, the one implementation shared with
+// evaluation; these adapters take the CD lists and cv::Mat masks of a project.
 
-// k x k counts, row-major; rows = first rater, columns = second rater.
-std::vector<long long> confusion_matrix(const std::vector<int>& a, const std::vector<int>& b,
-                                        int k);
+using metrics::KappaWeights;
 
-enum class KappaWeights { None, Linear, Quadratic };
-
-// Cohen's kappa from a confusion matrix, as scikit-learn's cohen_kappa_score
-// computes it: 1 - sum(w*O) / sum(w*E), E the outer product of the margins
-// over n. NaN when undefined (no items, or both raters used one same class).
+// Cohen's kappa of a k x k row-major confusion matrix (rows = first rater) or
+// of two rating lists, as scikit-learn's cohen_kappa_score; NaN when undefined.
+// Throws Error for ratings out of range or lists of different lengths.
 double cohen_kappa(const std::vector<long long>& confusion, int k,
                    KappaWeights weights = KappaWeights::None);
 double cohen_kappa(const std::vector<int>& a, const std::vector<int>& b, int k,
                    KappaWeights weights = KappaWeights::None);
 
-// ---- Masks: IoU and Dice ----
+// Per-class areas of mask pairs summed over frames: label_area is the first
+// mask's, pred_area the second's; IoU, Dice, mean IoU, pixel agreement.
+using ClassAreas = metrics::SegAreas;
 
-// Per-class areas of two masks; pixels that either mask leaves unlabeled
-// (the ignore index) are dropped, as mmsegmentation drops them.
-struct ClassAreas {
-  std::vector<long long> intersection, area_a, area_b;
-  long long compared = 0;   // pixels labeled in both
-  long long equal = 0;      // of those, same class
-  long long unlabeled = 0;  // pixels unlabeled in either
-  explicit ClassAreas(int num_classes = 0)
-      : intersection(num_classes, 0), area_a(num_classes, 0), area_b(num_classes, 0) {}
-  void add(const ClassAreas& o);
-  // IoU = I / (A + B - I); Dice = 2I / (A + B); NaN for a class absent from both.
-  std::vector<double> iou() const;
-  std::vector<double> dice() const;
-  double mean_iou() const;  // over classes that are not NaN; NaN when none
-  double pixel_agreement() const { return compared ? double(equal) / compared : std::nan(""); }
-};
-
-// Throws Error when sizes differ; values >= num_classes (not ignore) count as
-// their own "class" nowhere: they are dropped like unlabeled pixels.
+// Pixels that either mask leaves unlabeled (the ignore index) or holds a
+// value >= num_classes are dropped and counted in `unlabeled`. Throws Error
+// when sizes or types differ.
 ClassAreas compare_masks(const cv::Mat& a, const cv::Mat& b, int num_classes, int ignore_index);
 
 // ---- CD / mask consistency ----
@@ -131,12 +117,10 @@ bool frame_auto_acceptable(const FrameReview& r, double iou_threshold);
 AgreementReport compute_agreement(const Project& project, const AgreementOptions& opt = {});
 nlohmann::json agreement_to_json(const AgreementReport& r);
 
-// Writes agreement.json, agreement.md and PNGs (per pair: CD confusion
-// matrix, per-class IoU/Dice bars; a heatmap montage of the worst frames).
-void write_agreement_report(const Project& project, const AgreementReport& r,
-                            const fs::path& out_dir, int worst_frames = 12);
-
 // The table printed by `excap agreement`.
 std::string agreement_summary(const AgreementReport& r);
+
+// A score with three decimals, "n/a" for NaN: the summary's and the report's tables.
+std::string format_score(double v);
 
 }  // namespace excap

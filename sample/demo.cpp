@@ -9,6 +9,7 @@
 #include "curation/adjudication.h"
 #include "curation/agreement.h"
 #include "curation/split.h"
+#include "report/agreement_report.h"
 #include "report/eval_report.h"
 #include "sample/sample.h"
 #include "stage1/stage1.h"

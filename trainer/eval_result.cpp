@@ -3,25 +3,25 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "store/project.h"
 #include "common/safetensors.h"
+#include "store/project.h"
 
 namespace excap::trainer {
 
 void score(EvalResult& r) {
   const std::size_t n = r.data.ids.size();
   if (r.has_cls) {
-    ClassificationMetrics cm(static_cast<int>(r.data.cd_names.size()));
-    const std::uint8_t* truth = r.data.cd.data();
-    for (std::size_t i = 0; i < n; ++i) cm.process(truth[i], r.pred_cd.at(i));
-    r.cls = cm.compute();
+    if (r.pred_cd.size() != n) throw Error("evaluation", "class prediction count mismatch");
+    metrics::ConfusionMatrix cm(static_cast<int>(r.data.cd_names.size()));
+    cm.process(r.data.cd.data(), r.pred_cd.data(), n);
+    r.cls = metrics::summarize(cm);
   }
   if (r.has_seg) {
-    SegmentationMetrics sm(static_cast<int>(r.data.tissue_names.size()), r.data.ignore_index);
+    metrics::SegAreas areas(static_cast<int>(r.data.tissue_names.size()), r.data.ignore_index);
     const std::size_t px = std::size_t(r.data.size) * r.data.size;
     if (r.pred_masks.size() != n * px) throw Error("evaluation", "prediction size mismatch");
-    sm.process(r.pred_masks.data(), r.data.masks.data(), n * px);
-    r.seg = sm.compute();
+    areas.process(r.pred_masks.data(), r.data.masks.data(), n * px);
+    r.seg = areas.compute();
   }
 }
 
@@ -41,8 +41,8 @@ nlohmann::json eval_json(const EvalResult& r) {
                        "segmentation: mmsegmentation IoUMetric (areas summed over the subset, "
                        "ignore_index dropped, NaN classes left out of mIoU/mAcc); classification: "
                        "scikit-learn average='macro', zero_division=0"}};
-  if (r.has_cls) j["classification"] = to_json(r.cls, r.data.cd_names);
-  if (r.has_seg) j["segmentation"] = to_json(r.seg, r.data.tissue_names);
+  if (r.has_cls) j["classification"] = metrics::to_json(r.cls, r.data.cd_names);
+  if (r.has_seg) j["segmentation"] = metrics::to_json(r.seg, r.data.tissue_names);
   return j;
 }
 

@@ -17,11 +17,11 @@ struct EvalResult {
   std::string run, subset, checkpoint;  // checkpoint: "best" | "latest" | a path
   int iteration = 0;                    // training iteration of the weights
   bool has_cls = false, has_seg = false;
-  PackedSubset data;                         // the evaluated frames (images, masks, cd, ids)
-  std::vector<std::uint8_t> pred_cd;         // [N]
-  std::vector<std::uint8_t> pred_masks;      // [N * size * size]
-  ClassificationMetrics::Result cls;
-  SegmentationMetrics::Result seg;
+  PackedSubset data;                     // the evaluated frames (images, masks, cd, ids)
+  std::vector<std::uint8_t> pred_cd;     // [N]
+  std::vector<std::uint8_t> pred_masks;  // [N * size * size]
+  metrics::ClassificationSummary cls;
+  metrics::SegScores seg;
   double seconds = 0;  // wall time of the forward passes
 };
 
@@ -37,6 +37,7 @@ fs::path eval_dir(const fs::path& run_dir, const std::string& subset);
 
 // metrics.json, and predictions.safetensors (pred_masks U8 [N,H,W], pred_cd U8 [N],
 // ids in metadata) for builds without OpenCV; returns the folder.
-fs::path write_eval_files(const fs::path& run_dir, const EvalResult& r, bool write_predictions_tensor);
+fs::path write_eval_files(const fs::path& run_dir, const EvalResult& r,
+                          bool write_predictions_tensor);
 
 }  // namespace excap::trainer

@@ -4,11 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/error.h"
 #include "curation/agreement.h"
 #include "curation/assign.h"
-#include "common/error.h"
-#include "report/plots.h"
 #include "curation/test_curation_fixture.h"
+#include "report/agreement_report.h"
+#include "report/plots.h"
 
 using namespace excap;
 
