@@ -132,8 +132,8 @@ TEST_CASE("classification metrics agree with scikit-learn on random labels") {
          "print(json.dumps([accuracy_score(d['t'],d['p']),p,r,f]))\n";
   std::ofstream(dir / "in.json") << nlohmann::json({{"t", t}, {"p", p}}).dump();
   std::string out;
-  REQUIRE(excap::test::run_command(py + " " + (dir / "check.py").string() + " " +
-                                       (dir / "in.json").string(), &out) == 0);
+  REQUIRE(excap::test::run_command({py, (dir / "check.py").string(), (dir / "in.json").string()},
+                                   &out) == 0);
   auto v = nlohmann::json::parse(out);
   CHECK(r.accuracy == doctest::Approx(v[0].get<double>()).epsilon(1e-12));
   CHECK(r.precision == doctest::Approx(v[1].get<double>()).epsilon(1e-12));
