@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/fsutil.h"
+#include "exchange/zip.h"
 
 namespace excap {
 
@@ -39,6 +40,7 @@ ExportResult export_dataset(const Project& project, const ExportOptions& opt, co
 struct ImportOptions {
   std::string user;        // labels/<user>/ receives the masks; must be a project user
   bool overwrite = false;  // replace that user's existing labels
+  ZipLimits zip_limits;    // bounds on what a .zip may unpack to
 };
 
 struct ImportResult {
@@ -49,8 +51,8 @@ struct ImportResult {
 };
 
 // Reads a CVAT "Segmentation mask 1.1" export: a folder, or a .zip unpacked
-// with the system `unzip` (no library dependency; an Error says so when it
-// is missing). Every mask is checked first (known frame, frame size, only
+// with libarchive (exchange/zip.h: no links, no paths leaving the folder,
+// bounded sizes). Every mask is checked first (known frame, frame size, only
 // declared colours); on any problem nothing is written and the Error lists them.
 ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
                                const ImportOptions& opt);
