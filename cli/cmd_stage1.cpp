@@ -1,4 +1,4 @@
-// excap import | relink | clips add/list/remove | extract | bench extract
+// excap import | relink | clips add/list/remove | extract
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
@@ -259,80 +259,6 @@ void register_extract(CLI::App& app, Registry& reg) {
   });
 }
 
-int count_files(const fs::path& dir) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file()) ++n;
-  return n;
-}
-
-void register_bench(CLI::App& app, Registry& reg) {
-  CLI::App* bench = group(app, "bench", "Benchmarks");
-  auto* cmd = bench->add_subcommand(
-      "extract", "Time our extraction against ffmpeg -vf fps=F on the same video, in one run");
-  auto video = std::make_shared<std::string>();
-  auto fps = std::make_shared<double>(2.0);
-  auto keep = std::make_shared<bool>(false);
-  cmd->add_option("VIDEO", *video, "Video file")->required();
-  cmd->add_option("--fps", *fps, "Output rate")->capture_default_str();
-  cmd->add_flag("--keep", *keep, "Keep the scratch folder");
-  reg.add(cmd, [=] {
-    const fs::path scratch =
-        fs::temp_directory_path() / ("excap-bench-" + std::to_string(::getpid()));
-    fs::remove_all(scratch);
-    ensure_dir(scratch / "ffmpeg");
-    struct Cleanup {
-      fs::path dir;
-      bool keep;
-      ~Cleanup() {
-        std::error_code ec;
-        if (!keep) fs::remove_all(dir, ec);
-      }
-    } cleanup{scratch, *keep};
-
-    Project p = Project::create(scratch / "project", cecd_schema());
-    auto t0 = Clock::now();
-    const Video v = import_video(p, *video, "bench", "bench");
-    const double t_import = seconds_since(t0);
-    add_clip(p, v.id, 0, v.frames, "bench", "whole video");
-    ExtractOptions o;
-    o.fps = *fps;
-    o.dedupe = 0;
-    o.user = "bench";
-    t0 = Clock::now();
-    const ExtractReport r = extract_frames(p, o);
-    const double t_ours = seconds_since(t0);
-    std::cout << "video      " << v.width << "x" << v.height << " " << v.codec << ", " << v.fps
-              << " fps, " << v.frames << " frames\n";
-    std::cout << "import     " << std::fixed << std::setprecision(3) << t_import
-              << " s (probe + sha256; not part of the comparison)\n";
-    std::cout << "excap      " << t_ours << " s for " << r.written << " PNG frames at " << *fps
-              << " fps (field of view detected and blanked, dHash, "
-              << "frames.json)\n";
-    for (const auto& w : r.warnings) std::cerr << "excap: warning: " << w << "\n";
-    if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) {
-      std::cout << "ffmpeg     not found on PATH: comparison skipped\n";
-      return 0;
-    }
-    std::ostringstream ff;
-    ff << "ffmpeg -nostdin -v error -i '" << fs::absolute(*video).string() << "' -vf fps=" << *fps
-       << " '" << (scratch / "ffmpeg" / "out%06d.png").string() << "'";
-    t0 = Clock::now();
-    const int rc = std::system(ff.str().c_str());
-    const double t_ff = seconds_since(t0);
-    if (rc != 0) {
-      std::cerr << "excap: ffmpeg failed (" << ff.str() << ")\n";
-      return 1;
-    }
-    std::cout << "ffmpeg     " << t_ff << " s for " << count_files(scratch / "ffmpeg")
-              << " PNG frames (" << ff.str() << ")\n";
-    std::cout << "ratio      excap/ffmpeg = " << std::setprecision(2) << t_ours / t_ff
-              << (t_ours <= t_ff ? " (not slower)" : " (slower)") << "\n";
-    return 0;
-  });
-}
-
 }  // namespace
 
 void register_stage1_commands(CLI::App& app, Registry& reg) {
@@ -340,7 +266,6 @@ void register_stage1_commands(CLI::App& app, Registry& reg) {
   register_relink(app, reg);
   register_clips(app, reg);
   register_extract(app, reg);
-  register_bench(app, reg);
 }
 
 }  // namespace excap::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
 #ifdef EXCAP_HAVE_TRIAGE
   excap::cli::register_triage_commands(app, reg);
 #endif
+  excap::cli::register_bench_commands(app, reg);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
