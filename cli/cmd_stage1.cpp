@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -132,100 +131,104 @@ void register_relink(CLI::App& app, Registry& reg) {
   });
 }
 
+void register_clips_add(CLI::App* clips, Registry& reg) {
+  auto* cmd =
+      clips->add_subcommand("add", "Add a clip; refused when it overlaps another (--merge merges)");
+  auto dir = std::make_shared<std::string>();
+  auto video = std::make_shared<std::string>();
+  auto from = std::make_shared<std::string>();
+  auto to = std::make_shared<std::string>();
+  auto note = std::make_shared<std::string>();
+  auto user = std::make_shared<std::string>("system");
+  auto merge = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("--video", *video, "Video id")->required();
+  cmd->add_option("--from", *from, "In point: hh:mm:ss.mmm or a frame number")->required();
+  cmd->add_option("--to", *to, "Out point, exclusive: hh:mm:ss.mmm or a frame number")->required();
+  cmd->add_option("--note", *note, "Free-text note");
+  cmd->add_option("--user", *user, "Who chose the clip")->capture_default_str();
+  cmd->add_flag("--merge", *merge, "Merge with overlapping clips instead of refusing");
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    const auto videos = p.load_videos();
+    const Video& v = video_by_id(videos, *video);
+    const long long a = parse_frame_position(*from, v.fps);
+    const long long b = parse_frame_position(*to, v.fps);
+    const AddClipResult r = add_clip_ex(p, v.id, a, b, *user, *note, *merge);
+    if (r.merged.empty()) {
+      std::cout << "added ";
+    } else {
+      std::cout << "merged with";
+      for (const auto& id : r.merged) std::cout << ' ' << id;
+      std::cout << " into ";
+    }
+    std::cout << r.clip.id << ": frames [" << r.clip.start << ", " << r.clip.end
+              << ") = " << format_time(r.clip.start / v.fps) << " to "
+              << format_time(r.clip.end / v.fps) << "\n";
+    return 0;
+  });
+}
+
+void register_clips_list(CLI::App* clips, Registry& reg) {
+  auto* cmd = clips->add_subcommand("list", "List clips");
+  auto dir = std::make_shared<std::string>();
+  auto video = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("--video", *video, "Only this video's clips");
+  cmd->add_flag("--json", *as_json, "Print JSON");
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    const auto videos = p.load_videos();
+    std::map<std::string, long long> frames_per_clip;
+    for (const auto& f : p.load_frames()) ++frames_per_clip[f.clip];
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : p.load_clips()) {
+      if (!video->empty() && c.video != *video) continue;
+      double fps = 0;
+      for (const auto& v : videos)
+        if (v.id == c.video) fps = v.fps;
+      if (*as_json) {
+        nlohmann::json j = c;
+        j["frames_extracted"] = frames_per_clip[c.id];
+        out.push_back(j);
+        continue;
+      }
+      std::cout << c.id << "  video " << c.video << "  frames [" << c.start << ", " << c.end << ")";
+      if (fps > 0)
+        std::cout << "  " << format_time(c.start / fps) << " - " << format_time(c.end / fps);
+      std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << c.by;
+      if (!c.note.empty()) std::cout << "  \"" << c.note << "\"";
+      std::cout << "\n";
+    }
+    if (*as_json) std::cout << out.dump(2) << "\n";
+    return 0;
+  });
+}
+
+void register_clips_remove(CLI::App* clips, Registry& reg) {
+  auto* cmd = clips->add_subcommand("remove", "Remove a clip");
+  auto dir = std::make_shared<std::string>();
+  auto clip = std::make_shared<std::string>();
+  auto drop = std::make_shared<bool>(false);
+  auto user = std::make_shared<std::string>("system");
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("CLIP", *clip, "Clip id")->required();
+  cmd->add_flag("--drop-frames", *drop, "Also delete the frames extracted from it");
+  cmd->add_option("--user", *user, "Who removes it (audit log)")->capture_default_str();
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    remove_clip(p, *clip, *drop, *user);
+    std::cout << "removed " << *clip << "\n";
+    return 0;
+  });
+}
+
 void register_clips(CLI::App& app, Registry& reg) {
   CLI::App* clips = group(app, "clips", "Choose clips of interest (in/out points)");
-  {
-    auto* cmd = clips->add_subcommand(
-        "add", "Add a clip; refused when it overlaps another (--merge merges)");
-    auto dir = std::make_shared<std::string>();
-    auto video = std::make_shared<std::string>();
-    auto from = std::make_shared<std::string>();
-    auto to = std::make_shared<std::string>();
-    auto note = std::make_shared<std::string>();
-    auto user = std::make_shared<std::string>("system");
-    auto merge = std::make_shared<bool>(false);
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("--video", *video, "Video id")->required();
-    cmd->add_option("--from", *from, "In point: hh:mm:ss.mmm or a frame number")->required();
-    cmd->add_option("--to", *to, "Out point, exclusive: hh:mm:ss.mmm or a frame number")
-        ->required();
-    cmd->add_option("--note", *note, "Free-text note");
-    cmd->add_option("--user", *user, "Who chose the clip")->capture_default_str();
-    cmd->add_flag("--merge", *merge, "Merge with overlapping clips instead of refusing");
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      const auto videos = p.load_videos();
-      const Video& v = video_by_id(videos, *video);
-      const long long a = parse_frame_position(*from, v.fps);
-      const long long b = parse_frame_position(*to, v.fps);
-      const AddClipResult r = add_clip_ex(p, v.id, a, b, *user, *note, *merge);
-      if (r.merged.empty()) {
-        std::cout << "added ";
-      } else {
-        std::cout << "merged with";
-        for (const auto& id : r.merged) std::cout << ' ' << id;
-        std::cout << " into ";
-      }
-      std::cout << r.clip.id << ": frames [" << r.clip.start << ", " << r.clip.end
-                << ") = " << format_time(r.clip.start / v.fps) << " to "
-                << format_time(r.clip.end / v.fps) << "\n";
-      return 0;
-    });
-  }
-  {
-    auto* cmd = clips->add_subcommand("list", "List clips");
-    auto dir = std::make_shared<std::string>();
-    auto video = std::make_shared<std::string>();
-    auto as_json = std::make_shared<bool>(false);
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("--video", *video, "Only this video's clips");
-    cmd->add_flag("--json", *as_json, "Print JSON");
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      const auto videos = p.load_videos();
-      std::map<std::string, long long> frames_per_clip;
-      for (const auto& f : p.load_frames()) ++frames_per_clip[f.clip];
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& c : p.load_clips()) {
-        if (!video->empty() && c.video != *video) continue;
-        double fps = 0;
-        for (const auto& v : videos)
-          if (v.id == c.video) fps = v.fps;
-        if (*as_json) {
-          nlohmann::json j = c;
-          j["frames_extracted"] = frames_per_clip[c.id];
-          out.push_back(j);
-          continue;
-        }
-        std::cout << c.id << "  video " << c.video << "  frames [" << c.start << ", " << c.end
-                  << ")";
-        if (fps > 0)
-          std::cout << "  " << format_time(c.start / fps) << " - " << format_time(c.end / fps);
-        std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << c.by;
-        if (!c.note.empty()) std::cout << "  \"" << c.note << "\"";
-        std::cout << "\n";
-      }
-      if (*as_json) std::cout << out.dump(2) << "\n";
-      return 0;
-    });
-  }
-  {
-    auto* cmd = clips->add_subcommand("remove", "Remove a clip");
-    auto dir = std::make_shared<std::string>();
-    auto clip = std::make_shared<std::string>();
-    auto drop = std::make_shared<bool>(false);
-    auto user = std::make_shared<std::string>("system");
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("CLIP", *clip, "Clip id")->required();
-    cmd->add_flag("--drop-frames", *drop, "Also delete the frames extracted from it");
-    cmd->add_option("--user", *user, "Who removes it (audit log)")->capture_default_str();
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      remove_clip(p, *clip, *drop, *user);
-      std::cout << "removed " << *clip << "\n";
-      return 0;
-    });
-  }
+  register_clips_add(clips, reg);
+  register_clips_list(clips, reg);
+  register_clips_remove(clips, reg);
 }
 
 void register_extract(CLI::App& app, Registry& reg) {
