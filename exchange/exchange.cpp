@@ -469,13 +469,13 @@ void save_imported(const Project& project, const std::vector<PendingMask>& pendi
 }  // namespace
 
 ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
-                               const ImportOptions& opt) {
+                               const ImportOptions& opt, const ZipLimits& zip_limits) {
   const User* user = project.meta().find_user(opt.user);
   if (!user) throw Error("--user", "'" + opt.user + "' is not a user of this project");
   std::error_code ec;
   if (!fs::exists(dir_or_zip, ec)) throw Error(dir_or_zip.string(), "not found");
   fs::path tmp;
-  if (!fs::is_directory(dir_or_zip, ec)) tmp = unpack_zip(dir_or_zip, opt.zip_limits);
+  if (!fs::is_directory(dir_or_zip, ec)) tmp = unpack_zip(dir_or_zip, zip_limits);
   struct Cleanup {
     fs::path p;
     ~Cleanup() {

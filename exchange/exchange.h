@@ -40,7 +40,6 @@ ExportResult export_dataset(const Project& project, const ExportOptions& opt, co
 struct ImportOptions {
   std::string user;        // labels/<user>/ receives the masks; must be a project user
   bool overwrite = false;  // replace that user's existing labels
-  ZipLimits zip_limits;    // bounds on what a .zip may unpack to
 };
 
 struct ImportResult {
@@ -52,10 +51,10 @@ struct ImportResult {
 
 // Reads a CVAT "Segmentation mask 1.1" export: a folder, or a .zip unpacked
 // with libarchive (exchange/zip.h: no links, no paths leaving the folder,
-// bounded sizes). Every mask is checked first (known frame, frame size, only
+// bounded sizes: `zip_limits`). Every mask is checked first (known frame, frame size, only
 // declared colours); on any problem nothing is written and the Error lists them.
 ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
-                               const ImportOptions& opt);
+                               const ImportOptions& opt, const ZipLimits& zip_limits = {});
 
 // "unlabeled" unless the schema already has a class of that name.
 std::string cvat_unlabeled_label_name(const std::vector<std::string>& schema_names);

@@ -157,15 +157,16 @@ TEST_CASE("a zip entry beyond the size limits is refused before and while inflat
   // 4 MiB of zeros deflates to a few KiB: a small stand-in for a 1 GiB bomb.
   test::write_zip(zip, {{"cvat/padding.bin", std::string(4 << 20, '\0'), ""}});
   CHECK(fs::file_size(zip) < 64 * 1024);
-  ImportOptions o{"c", false};
-  o.zip_limits.max_entry = 1 << 20;
-  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, o),
+  ZipLimits limits;
+  limits.max_entry = 1 << 20;
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}, limits),
                        doctest::Contains("'cvat/padding.bin'"), Error);
   // The total is bounded too, across entries each below the per-entry limit.
   test::zip_folder(out, zip);
-  o.zip_limits.max_entry = ZipLimits::kDefaultEntry;
-  o.zip_limits.max_total = 500;
-  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, o), doctest::Contains("limit"), Error);
+  limits.max_entry = ZipLimits::kDefaultEntry;
+  limits.max_total = 500;
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}, limits),
+                       doctest::Contains("limit"), Error);
   CHECK(cp.project().labeled_frames("c").empty());
   // Within the default limits the same archive imports.
   CHECK(import_cvat_masks(cp.project(), zip, {"c", false}).imported == 12);
