@@ -239,7 +239,7 @@ TEST_CASE("CLI: assign -> agreement -> adjudicate -> split -> export -> import-m
   }
   test::CurationProject cp("cli-curation");
   cp.add_frames(24, 4, 8);
-  const std::string dir = "'" + cp.root().string() + "'";
+  const std::string dir = cp.root().string();
   std::string out;
   REQUIRE_MESSAGE(
       test::run_command({excap, "assign", dir, "--annotators", "a,b", "--seed", "3"}, &out) == 0,
@@ -289,7 +289,7 @@ TEST_CASE("CLI: assign -> agreement -> adjudicate -> split -> export -> import-m
                                     &out) == 0,
                   out);
   REQUIRE_MESSAGE(test::run_command({excap, "import-masks", dir, "--format", "cvat-mask",
-                                     cvat.string() + " --user c"},
+                                     cvat.string(), "--user", "c"},
                                     &out) == 0,
                   out);
   CHECK(out.find("imported 24") != std::string::npos);

@@ -36,7 +36,7 @@ bool same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
   return true;
 }
 
-std::string excap_cmd() { return "'" + excap::test::built_binary("excap") + "'"; }
+std::string excap_cmd() { return excap::test::built_binary("excap"); }
 
 }  // namespace
 
