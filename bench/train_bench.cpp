@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/peer.h"
 #include "common/error.h"
 #include "model/flops.h"
 #include "model/losses.h"
@@ -33,25 +34,6 @@ double peak_rss_mb() {
 
 }  // namespace
 
-std::string run_capture(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  *status = ::pclose(p);
-  return out;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 double measure_conv_peak(const std::string& device_name) {
   const torch::Device device = resolve_device(device_name);
   torch::NoGradGuard no_grad;
@@ -72,24 +54,11 @@ double measure_conv_peak(const std::string& device_name) {
   return flop / best / 1e9;
 }
 
-BenchTrainResult bench_train(const BenchTrainOptions& o) {
-  BenchTrainResult r;
-  r.threads = configure_threads(o.threads);
-  const torch::Device device = resolve_device(o.device);
-  r.device = device.str();
-  if (o.amp != "off") throw Error("bench train", "--amp is not benchmarked yet; use --amp off");
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+namespace {
 
-  torch::manual_seed(0);
-  model::MultiTaskNet net = model::build_model(o.model);
-  r.params = model::count_parameters(*net);
-  r.gflop_per_step = 3.0 * model::gflops(model::model_cost(*net, o.size, o.size).macs());
-
-  // The Python peer starts from these exact weights (strict load proves the same network).
-  const fs::path weights =
-      fs::temp_directory_path() / ("excap-bench-" + std::to_string(::getpid()) + ".safetensors");
-  if (!o.python.empty()) model::save_weights(weights, *net, o.model);
-
+// Times o.iters SGD steps on one fixed random batch after o.warmup untimed ones.
+void time_training_steps(const BenchTrainOptions& o, model::MultiTaskNet& net,
+                         const torch::Device& device, BenchTrainResult& r) {
   place_model(*net, device);
   torch::optim::SGD opt(net->parameters(),
                         torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4));
@@ -118,39 +87,63 @@ BenchTrainResult bench_train(const BenchTrainOptions& o) {
   r.images_s = r.it_s * o.batch;
   r.step_ms = 1000.0 * dt / o.iters;
   r.achieved_gflops = r.gflop_per_step * r.it_s;
+}
+
+// The same step in PyTorch Python, started from the weights the C++ run began with.
+void run_train_peer(const BenchTrainOptions& o, const fs::path& weights, BenchTrainResult& r) {
+  const PeerRun peer =
+      run_peer({o.python, o.python_script.string(), "--weights", weights.string(), "--size",
+                std::to_string(o.size), "--batch", std::to_string(o.batch), "--iters",
+                std::to_string(o.iters), "--warmup", std::to_string(o.warmup), "--threads",
+                std::to_string(r.threads)},
+               "it_s", 600);
+  if (!peer.ok) {
+    r.python_note = peer.failure;
+    return;
+  }
+  const nlohmann::json& j = peer.result;
+  r.has_python = true;
+  r.py_it_s = j["it_s"];
+  r.py_images_s = j["images_s"];
+  r.py_step_ms = j["step_ms"];
+  r.py_peak_rss_mb = j["peak_rss_mb"];
+  r.py_gflops = r.gflop_per_step * r.py_it_s;
+  const std::int64_t py_params = j.value("params", std::int64_t(0));
+  r.python_note = "torch " + j.value("torch", std::string("?")) + ", " +
+                  std::to_string(j.value("threads", 0)) + " threads, " + std::to_string(py_params) +
+                  " parameters (C++: " + std::to_string(r.params) +
+                  "), weights loaded strictly from the C++ model";
+}
+
+}  // namespace
+
+BenchTrainResult bench_train(const BenchTrainOptions& o) {
+  BenchTrainResult r;
+  r.threads = configure_threads(o.threads);
+  const torch::Device device = resolve_device(o.device);
+  r.device = device.str();
+  if (o.amp != "off") throw Error("bench train", "--amp is not benchmarked yet; use --amp off");
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+
+  torch::manual_seed(0);
+  model::MultiTaskNet net = model::build_model(o.model);
+  r.params = model::count_parameters(*net);
+  r.gflop_per_step = 3.0 * model::gflops(model::model_cost(*net, o.size, o.size).macs());
+
+  // The Python peer starts from these exact weights (strict load proves the same network).
+  const fs::path weights =
+      fs::temp_directory_path() / ("excap-bench-" + std::to_string(::getpid()) + ".safetensors");
+  if (!o.python.empty()) model::save_weights(weights, *net, o.model);
+
+  time_training_steps(o, net, device, r);
   r.peak_memory_mb = peak_rss_mb();
   if (o.conv_peak) r.conv_peak_gflops = measure_conv_peak(o.device);
 
   if (!o.python.empty()) {
-    if (device.is_cuda()) {
+    if (device.is_cuda())
       r.python_note = "the Python peer runs on CPU only; skipped for a CUDA benchmark";
-    } else {
-      std::ostringstream cmd;
-      cmd << shell_quote(o.python) << " " << shell_quote(o.python_script.string()) << " --weights "
-          << shell_quote(weights.string()) << " --size " << o.size << " --batch " << o.batch
-          << " --iters " << o.iters << " --warmup " << o.warmup << " --threads " << r.threads;
-      int status = 0;
-      const std::string out = run_capture(cmd.str(), &status);
-      const auto brace = out.rfind('{');
-      nlohmann::json j = brace == std::string::npos
-                             ? nlohmann::json()
-                             : nlohmann::json::parse(out.substr(brace), nullptr, false);
-      if (status != 0 || !j.is_object() || !j.contains("it_s")) {
-        r.python_note = "Python peer failed: " + out.substr(out.size() > 600 ? out.size() - 600 : 0);
-      } else {
-        r.has_python = true;
-        r.py_it_s = j["it_s"];
-        r.py_images_s = j["images_s"];
-        r.py_step_ms = j["step_ms"];
-        r.py_peak_rss_mb = j["peak_rss_mb"];
-        r.py_gflops = r.gflop_per_step * r.py_it_s;
-        const std::int64_t py_params = j.value("params", std::int64_t(0));
-        r.python_note = "torch " + j.value("torch", std::string("?")) + ", " +
-                        std::to_string(j.value("threads", 0)) + " threads, " +
-                        std::to_string(py_params) + " parameters (C++: " +
-                        std::to_string(r.params) + "), weights loaded strictly from the C++ model";
-      }
-    }
+    else
+      run_train_peer(o, weights, r);
     std::error_code ec;
     fs::remove(weights, ec);
   }
@@ -167,25 +160,32 @@ nlohmann::json bench_json(const BenchTrainOptions& o, const BenchTrainResult& r)
                       {"threads", r.threads},
                       {"params", r.params},
                       {"gflop_per_step", r.gflop_per_step},
-                      {"cpp", {{"it_s", r.it_s}, {"images_s", r.images_s}, {"step_ms", r.step_ms},
-                               {"gflops", r.achieved_gflops}, {"peak_memory_mb", r.peak_memory_mb}}},
+                      {"cpp",
+                       {{"it_s", r.it_s},
+                        {"images_s", r.images_s},
+                        {"step_ms", r.step_ms},
+                        {"gflops", r.achieved_gflops},
+                        {"peak_memory_mb", r.peak_memory_mb}}},
                       {"conv_peak_gflops", r.conv_peak_gflops},
                       {"python_note", r.python_note}};
   if (r.has_python)
-    j["python"] = {{"it_s", r.py_it_s}, {"images_s", r.py_images_s}, {"step_ms", r.py_step_ms},
-                   {"gflops", r.py_gflops}, {"peak_rss_mb", r.py_peak_rss_mb}};
+    j["python"] = {{"it_s", r.py_it_s},
+                   {"images_s", r.py_images_s},
+                   {"step_ms", r.py_step_ms},
+                   {"gflops", r.py_gflops},
+                   {"peak_rss_mb", r.py_peak_rss_mb}};
   return j;
 }
 
 std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) {
   char buf[512];
   std::ostringstream s;
-  std::snprintf(buf, sizeof buf,
-                "model %s/%s, %dx%d, batch %d, %d timed steps after %d warm-up, device %s, %d threads\n"
-                "%lld parameters, %.2f GFLOP per training step (analytic conv+linear, 3x forward)\n",
-                o.model.arch.c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch, o.iters,
-                o.warmup, r.device.c_str(), r.threads, static_cast<long long>(r.params),
-                r.gflop_per_step);
+  std::snprintf(
+      buf, sizeof buf,
+      "model %s/%s, %dx%d, batch %d, %d timed steps after %d warm-up, device %s, %d threads\n"
+      "%lld parameters, %.2f GFLOP per training step (analytic conv+linear, 3x forward)\n",
+      o.model.arch.c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch, o.iters, o.warmup,
+      r.device.c_str(), r.threads, static_cast<long long>(r.params), r.gflop_per_step);
   s << buf;
   s << "            it/s   images/s   ms/step   GFLOP/s   peak MB\n";
   std::snprintf(buf, sizeof buf, "C++      %7.3f   %8.2f   %7.1f   %7.2f   %7.0f\n", r.it_s,
@@ -205,7 +205,8 @@ std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) 
                   r.conv_peak_gflops, 100.0 * r.achieved_gflops / r.conv_peak_gflops);
     s << buf;
   }
-  s << "(peak MB: host peak RSS of each process after its timed steps; GPU memory is not measured)\n";
+  s << "(peak MB: host peak RSS of each process after its timed steps; GPU memory is not "
+       "measured)\n";
   return s.str();
 }
 

@@ -19,8 +19,9 @@ struct BenchTrainOptions {
   int threads = 0;  // 0: all hardware threads
   std::string device = "auto";
   std::string amp = "off";
-  std::string python;     // interpreter of the peer; empty: skip the Python run
-  fs::path python_script; // scripts/bench_train_reference.py
+  std::string python;  // interpreter of the peer; empty: skip the Python run
+  fs::path
+      python_script;  // bench/peers/bench_train_reference.py (installed under share/excap/peers)
   bool conv_peak = true;
 };
 
@@ -45,11 +46,5 @@ double measure_conv_peak(const std::string& device);
 
 std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r);
 nlohmann::json bench_json(const BenchTrainOptions& o, const BenchTrainResult& r);
-
-// Runs a shell command (the Python peers of the benchmarks) and returns its
-// stdout and stderr; *status gets pclose's status (-1 when it could not start).
-std::string run_capture(const std::string& cmd, int* status);
-// `s` as one single-quoted shell word.
-std::string shell_quote(const std::string& s);
 
 }  // namespace excap::trainer

@@ -1,7 +1,7 @@
 // `excap bench triage`: end-to-end frames/s of triage on a video, the
 // model's achieved GFLOP/s (analytic cost, model/flops.h), the fast-path
 // variants (BN folding off, channels-last on/off), next to a PyTorch eager +
-// OpenCV Python peer (scripts/bench_triage_reference.py: the same weights
+// OpenCV Python peer (bench/peers/bench_triage_reference.py: the same weights
 // from the checkpoint's safetensors, the same frames, threads and batch) and
 // the machine's measured 3x3-convolution peak (bench/train_bench.h), from one run.
 #pragma once
@@ -15,11 +15,11 @@
 namespace excap::trainer {
 
 struct BenchTriageOptions {
-  TriageOptions triage;         // video, run, rate, batch, threads, device (outputs are not written)
-  long long frames = 64;        // processed frames per timed run (0: the whole video)
-  bool variants = true;         // also time BN folding off and the other channels-last layout
-  std::string python;           // interpreter of the peer; empty: skip it
-  fs::path python_script;       // scripts/bench_triage_reference.py
+  TriageOptions triage;    // video, run, rate, batch, threads, device (outputs are not written)
+  long long frames = 64;   // processed frames per timed run (0: the whole video)
+  bool variants = true;    // also time BN folding off and the other channels-last layout
+  std::string python;      // interpreter of the peer; empty: skip it
+  fs::path python_script;  // bench/peers/bench_triage_reference.py (share/excap/peers)
   bool conv_peak = true;
 };
 
@@ -42,7 +42,8 @@ struct BenchTriageResult {
   bool has_python = false;
   double py_fps = 0, py_infer_fps = 0, py_decode_s = 0, py_infer_s = 0, py_wall_s = 0;
   long long py_frames = 0;
-  double py_max_prob_diff = -1;  // max |p_cpp - p_python| over the compared frames (same model check)
+  double py_max_prob_diff =
+      -1;  // max |p_cpp - p_python| over the compared frames (same model check)
   std::string python_note;
 };
 

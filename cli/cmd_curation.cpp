@@ -186,7 +186,7 @@ void add_exchange(CLI::App& app, Registry& reg) {
     auto format = std::make_shared<std::string>("cvat-mask");
     auto opt = std::make_shared<ImportOptions>();
     cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("ZIP_OR_DIR", *src, "CVAT export (folder, or .zip via the system unzip)")
+    cmd->add_option("ZIP_OR_DIR", *src, "CVAT export (folder, or .zip)")
         ->required();
     cmd->add_option("--format", *format, "cvat-mask")
         ->check(CLI::IsMember({"cvat-mask"}))

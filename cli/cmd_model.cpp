@@ -2,8 +2,6 @@
 // work is in model/ (weights.h, flops.h).
 #include <ATen/Parallel.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -13,6 +11,8 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/process.h"
+#include "common/resources.h"
 #include "common/safetensors.h"
 #include "model/flops.h"
 #include "model/model.h"
@@ -25,20 +25,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace excap::model;
 
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// The converter script: $EXCAP_SCRIPTS_DIR, else the source tree this binary was built from.
+// The converter script: $EXCAP_SCRIPTS_DIR, else share/excap/scripts beside this binary.
 fs::path converter_script() {
   if (const char* d = std::getenv("EXCAP_SCRIPTS_DIR")) return fs::path(d) / "convert_pth.py";
-#ifdef EXCAP_SOURCE_DIR
-  return fs::path(EXCAP_SOURCE_DIR) / "scripts" / "convert_pth.py";
-#else
-  return "scripts/convert_pth.py";
-#endif
+  return resource_path("scripts/convert_pth.py");
 }
 
 // A file is read as safetensors when its first 8 bytes give a header length
@@ -61,17 +51,18 @@ fs::path convert_pth(const fs::path& input, const fs::path& temp) {
   const fs::path script = converter_script();
   if (!fs::exists(script))
     throw Error(script.string(), "converter script not found (set EXCAP_SCRIPTS_DIR)");
-  const std::string cmd = quote(python) + " " + quote(script.string()) + " " +
-                          quote(input.string()) + " " + quote(temp.string()) + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) throw Error(input.string(), "cannot run the converter");
   std::string out;
-  char buf[512];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = ::pclose(pipe);
+  int code = 0;
+  try {
+    const ProcessResult r = run_process({python, script.string(), input.string(), temp.string()});
+    out = r.out;
+    code = r.exit_code;
+  } catch (const Error& e) {
+    out = e.what();
+    code = 127;  // the interpreter itself could not start
+  }
   while (!out.empty() && out.back() == '\n') out.pop_back();
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  // convert_pth.py exits 3 when python cannot import torch; 127 is the shell's "not found".
+  // convert_pth.py exits 3 when python cannot import torch; 127: no such interpreter.
   if (code == 3 || code == 127)
     throw Error(input.string(),
                 "is not safetensors, and converting a PyTorch file needs " + python +

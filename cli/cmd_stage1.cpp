@@ -1,10 +1,9 @@
-// excap import | relink | clips add/list/remove | extract | bench extract
+// excap import | relink | clips add/list/remove | extract
 #include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -132,100 +131,104 @@ void register_relink(CLI::App& app, Registry& reg) {
   });
 }
 
+void register_clips_add(CLI::App* clips, Registry& reg) {
+  auto* cmd =
+      clips->add_subcommand("add", "Add a clip; refused when it overlaps another (--merge merges)");
+  auto dir = std::make_shared<std::string>();
+  auto video = std::make_shared<std::string>();
+  auto from = std::make_shared<std::string>();
+  auto to = std::make_shared<std::string>();
+  auto note = std::make_shared<std::string>();
+  auto user = std::make_shared<std::string>("system");
+  auto merge = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("--video", *video, "Video id")->required();
+  cmd->add_option("--from", *from, "In point: hh:mm:ss.mmm or a frame number")->required();
+  cmd->add_option("--to", *to, "Out point, exclusive: hh:mm:ss.mmm or a frame number")->required();
+  cmd->add_option("--note", *note, "Free-text note");
+  cmd->add_option("--user", *user, "Who chose the clip")->capture_default_str();
+  cmd->add_flag("--merge", *merge, "Merge with overlapping clips instead of refusing");
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    const auto videos = p.load_videos();
+    const Video& v = video_by_id(videos, *video);
+    const long long a = parse_frame_position(*from, v.fps);
+    const long long b = parse_frame_position(*to, v.fps);
+    const AddClipResult r = add_clip_ex(p, v.id, a, b, *user, *note, *merge);
+    if (r.merged.empty()) {
+      std::cout << "added ";
+    } else {
+      std::cout << "merged with";
+      for (const auto& id : r.merged) std::cout << ' ' << id;
+      std::cout << " into ";
+    }
+    std::cout << r.clip.id << ": frames [" << r.clip.start << ", " << r.clip.end
+              << ") = " << format_time(r.clip.start / v.fps) << " to "
+              << format_time(r.clip.end / v.fps) << "\n";
+    return 0;
+  });
+}
+
+void register_clips_list(CLI::App* clips, Registry& reg) {
+  auto* cmd = clips->add_subcommand("list", "List clips");
+  auto dir = std::make_shared<std::string>();
+  auto video = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("--video", *video, "Only this video's clips");
+  cmd->add_flag("--json", *as_json, "Print JSON");
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    const auto videos = p.load_videos();
+    std::map<std::string, long long> frames_per_clip;
+    for (const auto& f : p.load_frames()) ++frames_per_clip[f.clip];
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : p.load_clips()) {
+      if (!video->empty() && c.video != *video) continue;
+      double fps = 0;
+      for (const auto& v : videos)
+        if (v.id == c.video) fps = v.fps;
+      if (*as_json) {
+        nlohmann::json j = c;
+        j["frames_extracted"] = frames_per_clip[c.id];
+        out.push_back(j);
+        continue;
+      }
+      std::cout << c.id << "  video " << c.video << "  frames [" << c.start << ", " << c.end << ")";
+      if (fps > 0)
+        std::cout << "  " << format_time(c.start / fps) << " - " << format_time(c.end / fps);
+      std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << c.by;
+      if (!c.note.empty()) std::cout << "  \"" << c.note << "\"";
+      std::cout << "\n";
+    }
+    if (*as_json) std::cout << out.dump(2) << "\n";
+    return 0;
+  });
+}
+
+void register_clips_remove(CLI::App* clips, Registry& reg) {
+  auto* cmd = clips->add_subcommand("remove", "Remove a clip");
+  auto dir = std::make_shared<std::string>();
+  auto clip = std::make_shared<std::string>();
+  auto drop = std::make_shared<bool>(false);
+  auto user = std::make_shared<std::string>("system");
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  cmd->add_option("CLIP", *clip, "Clip id")->required();
+  cmd->add_flag("--drop-frames", *drop, "Also delete the frames extracted from it");
+  cmd->add_option("--user", *user, "Who removes it (audit log)")->capture_default_str();
+  reg.add(cmd, [=] {
+    Project p = Project::open(*dir);
+    remove_clip(p, *clip, *drop, *user);
+    std::cout << "removed " << *clip << "\n";
+    return 0;
+  });
+}
+
 void register_clips(CLI::App& app, Registry& reg) {
   CLI::App* clips = group(app, "clips", "Choose clips of interest (in/out points)");
-  {
-    auto* cmd = clips->add_subcommand(
-        "add", "Add a clip; refused when it overlaps another (--merge merges)");
-    auto dir = std::make_shared<std::string>();
-    auto video = std::make_shared<std::string>();
-    auto from = std::make_shared<std::string>();
-    auto to = std::make_shared<std::string>();
-    auto note = std::make_shared<std::string>();
-    auto user = std::make_shared<std::string>("system");
-    auto merge = std::make_shared<bool>(false);
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("--video", *video, "Video id")->required();
-    cmd->add_option("--from", *from, "In point: hh:mm:ss.mmm or a frame number")->required();
-    cmd->add_option("--to", *to, "Out point, exclusive: hh:mm:ss.mmm or a frame number")
-        ->required();
-    cmd->add_option("--note", *note, "Free-text note");
-    cmd->add_option("--user", *user, "Who chose the clip")->capture_default_str();
-    cmd->add_flag("--merge", *merge, "Merge with overlapping clips instead of refusing");
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      const auto videos = p.load_videos();
-      const Video& v = video_by_id(videos, *video);
-      const long long a = parse_frame_position(*from, v.fps);
-      const long long b = parse_frame_position(*to, v.fps);
-      const AddClipResult r = add_clip_ex(p, v.id, a, b, *user, *note, *merge);
-      if (r.merged.empty()) {
-        std::cout << "added ";
-      } else {
-        std::cout << "merged with";
-        for (const auto& id : r.merged) std::cout << ' ' << id;
-        std::cout << " into ";
-      }
-      std::cout << r.clip.id << ": frames [" << r.clip.start << ", " << r.clip.end
-                << ") = " << format_time(r.clip.start / v.fps) << " to "
-                << format_time(r.clip.end / v.fps) << "\n";
-      return 0;
-    });
-  }
-  {
-    auto* cmd = clips->add_subcommand("list", "List clips");
-    auto dir = std::make_shared<std::string>();
-    auto video = std::make_shared<std::string>();
-    auto as_json = std::make_shared<bool>(false);
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("--video", *video, "Only this video's clips");
-    cmd->add_flag("--json", *as_json, "Print JSON");
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      const auto videos = p.load_videos();
-      std::map<std::string, long long> frames_per_clip;
-      for (const auto& f : p.load_frames()) ++frames_per_clip[f.clip];
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& c : p.load_clips()) {
-        if (!video->empty() && c.video != *video) continue;
-        double fps = 0;
-        for (const auto& v : videos)
-          if (v.id == c.video) fps = v.fps;
-        if (*as_json) {
-          nlohmann::json j = c;
-          j["frames_extracted"] = frames_per_clip[c.id];
-          out.push_back(j);
-          continue;
-        }
-        std::cout << c.id << "  video " << c.video << "  frames [" << c.start << ", " << c.end
-                  << ")";
-        if (fps > 0)
-          std::cout << "  " << format_time(c.start / fps) << " - " << format_time(c.end / fps);
-        std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << c.by;
-        if (!c.note.empty()) std::cout << "  \"" << c.note << "\"";
-        std::cout << "\n";
-      }
-      if (*as_json) std::cout << out.dump(2) << "\n";
-      return 0;
-    });
-  }
-  {
-    auto* cmd = clips->add_subcommand("remove", "Remove a clip");
-    auto dir = std::make_shared<std::string>();
-    auto clip = std::make_shared<std::string>();
-    auto drop = std::make_shared<bool>(false);
-    auto user = std::make_shared<std::string>("system");
-    cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("CLIP", *clip, "Clip id")->required();
-    cmd->add_flag("--drop-frames", *drop, "Also delete the frames extracted from it");
-    cmd->add_option("--user", *user, "Who removes it (audit log)")->capture_default_str();
-    reg.add(cmd, [=] {
-      Project p = Project::open(*dir);
-      remove_clip(p, *clip, *drop, *user);
-      std::cout << "removed " << *clip << "\n";
-      return 0;
-    });
-  }
+  register_clips_add(clips, reg);
+  register_clips_list(clips, reg);
+  register_clips_remove(clips, reg);
 }
 
 void register_extract(CLI::App& app, Registry& reg) {
@@ -259,80 +262,6 @@ void register_extract(CLI::App& app, Registry& reg) {
   });
 }
 
-int count_files(const fs::path& dir) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file()) ++n;
-  return n;
-}
-
-void register_bench(CLI::App& app, Registry& reg) {
-  CLI::App* bench = group(app, "bench", "Benchmarks");
-  auto* cmd = bench->add_subcommand(
-      "extract", "Time our extraction against ffmpeg -vf fps=F on the same video, in one run");
-  auto video = std::make_shared<std::string>();
-  auto fps = std::make_shared<double>(2.0);
-  auto keep = std::make_shared<bool>(false);
-  cmd->add_option("VIDEO", *video, "Video file")->required();
-  cmd->add_option("--fps", *fps, "Output rate")->capture_default_str();
-  cmd->add_flag("--keep", *keep, "Keep the scratch folder");
-  reg.add(cmd, [=] {
-    const fs::path scratch =
-        fs::temp_directory_path() / ("excap-bench-" + std::to_string(::getpid()));
-    fs::remove_all(scratch);
-    ensure_dir(scratch / "ffmpeg");
-    struct Cleanup {
-      fs::path dir;
-      bool keep;
-      ~Cleanup() {
-        std::error_code ec;
-        if (!keep) fs::remove_all(dir, ec);
-      }
-    } cleanup{scratch, *keep};
-
-    Project p = Project::create(scratch / "project", cecd_schema());
-    auto t0 = Clock::now();
-    const Video v = import_video(p, *video, "bench", "bench");
-    const double t_import = seconds_since(t0);
-    add_clip(p, v.id, 0, v.frames, "bench", "whole video");
-    ExtractOptions o;
-    o.fps = *fps;
-    o.dedupe = 0;
-    o.user = "bench";
-    t0 = Clock::now();
-    const ExtractReport r = extract_frames(p, o);
-    const double t_ours = seconds_since(t0);
-    std::cout << "video      " << v.width << "x" << v.height << " " << v.codec << ", " << v.fps
-              << " fps, " << v.frames << " frames\n";
-    std::cout << "import     " << std::fixed << std::setprecision(3) << t_import
-              << " s (probe + sha256; not part of the comparison)\n";
-    std::cout << "excap      " << t_ours << " s for " << r.written << " PNG frames at " << *fps
-              << " fps (field of view detected and blanked, dHash, "
-              << "frames.json)\n";
-    for (const auto& w : r.warnings) std::cerr << "excap: warning: " << w << "\n";
-    if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) {
-      std::cout << "ffmpeg     not found on PATH: comparison skipped\n";
-      return 0;
-    }
-    std::ostringstream ff;
-    ff << "ffmpeg -nostdin -v error -i '" << fs::absolute(*video).string() << "' -vf fps=" << *fps
-       << " '" << (scratch / "ffmpeg" / "out%06d.png").string() << "'";
-    t0 = Clock::now();
-    const int rc = std::system(ff.str().c_str());
-    const double t_ff = seconds_since(t0);
-    if (rc != 0) {
-      std::cerr << "excap: ffmpeg failed (" << ff.str() << ")\n";
-      return 1;
-    }
-    std::cout << "ffmpeg     " << t_ff << " s for " << count_files(scratch / "ffmpeg")
-              << " PNG frames (" << ff.str() << ")\n";
-    std::cout << "ratio      excap/ffmpeg = " << std::setprecision(2) << t_ours / t_ff
-              << (t_ours <= t_ff ? " (not slower)" : " (slower)") << "\n";
-    return 0;
-  });
-}
-
 }  // namespace
 
 void register_stage1_commands(CLI::App& app, Registry& reg) {
@@ -340,7 +269,6 @@ void register_stage1_commands(CLI::App& app, Registry& reg) {
   register_relink(app, reg);
   register_clips(app, reg);
   register_extract(app, reg);
-  register_bench(app, reg);
 }
 
 }  // namespace excap::cli

@@ -1,4 +1,4 @@
-// excap pack | train | eval | compare | bench train
+// excap pack | train | eval | compare
 #include <unistd.h>
 
 #include <atomic>
@@ -12,7 +12,6 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "store/project.h"
-#include "bench/train_bench.h"
 #include "report/compare.h"
 #include "trainer/eval_result.h"
 #include "trainer/run_eval.h"
@@ -20,10 +19,6 @@
 #ifdef EXCAP_HAVE_OPENCV
 #include "trainer/pack.h"
 #include "report/eval_report.h"
-#endif
-
-#ifndef EXCAP_SOURCE_DIR
-#define EXCAP_SOURCE_DIR "."
 #endif
 
 namespace excap::cli {
@@ -232,40 +227,6 @@ void register_train_commands(CLI::App& app, Registry& reg) {
       const std::string md = trainer::compare_markdown(trainer::compare_runs(*dir, *runs, *subset), *subset);
       std::cout << md;
       if (!out->empty()) atomic_write(*out, md);
-      return 0;
-    });
-  }
-  {
-    auto* bench = group(app, "bench", "Benchmarks");
-    auto* cmd = bench->add_subcommand(
-        "train", "Training-step speed (C++) next to the same network in PyTorch Python");
-    auto opt = std::make_shared<trainer::BenchTrainOptions>();
-    auto python = std::make_shared<std::string>("/usr/bin/python3");
-    auto script = std::make_shared<std::string>(std::string(EXCAP_SOURCE_DIR) +
-                                                "/scripts/bench_train_reference.py");
-    auto json_out = std::make_shared<std::string>();
-    opt->model.backbone = "resnet18";
-    add_model_options(cmd, opt->model);
-    cmd->add_option("--size", opt->size, "Input size")->capture_default_str();
-    cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
-    cmd->add_option("--iters", opt->iters, "Timed steps")->capture_default_str();
-    cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->capture_default_str();
-    cmd->add_option("--threads", opt->threads, "Threads for both programs (0: all)")->capture_default_str();
-    cmd->add_option("--device", opt->device, "auto, cpu, cuda")->capture_default_str();
-    cmd->add_option("--python", *python, "Python with torch for the peer ('none' to skip)")
-        ->capture_default_str();
-    cmd->add_option("--script", *script, "The peer script")->capture_default_str();
-    cmd->add_flag("--conv-peak,!--no-conv-peak", opt->conv_peak, "Also measure the 3x3 conv peak");
-    cmd->add_option("--json", *json_out, "Write the figures as JSON too");
-    reg.add(cmd, [=] {
-      trainer::BenchTrainOptions o = *opt;
-      if (*python != "none") {
-        o.python = *python;
-        o.python_script = *script;
-      }
-      const trainer::BenchTrainResult r = trainer::bench_train(o);
-      std::cout << trainer::format_bench(o, r);
-      if (!json_out->empty()) atomic_write(*json_out, trainer::bench_json(o, r).dump(2));
       return 0;
     });
   }

@@ -36,16 +36,18 @@ inline CLI::App* group(CLI::App& app, const std::string& name, const std::string
 void register_project_commands(CLI::App& app, Registry& reg);  // init, info, validate
 void register_sample_commands(CLI::App& app, Registry& reg);   // synth
 void register_demo_commands(CLI::App& app, Registry& reg);     // demo
-// import, relink, clips add|list|remove, extract, bench extract (needs OpenCV)
+// import, relink, clips add|list|remove, extract (needs OpenCV)
 void register_stage1_commands(CLI::App& app, Registry& reg);
 // assign, agreement, adjudicate, split, export, import-masks (needs OpenCV)
 void register_curation_commands(CLI::App& app, Registry& reg);
-// pack (needs OpenCV), train, eval, compare, bench train (needs LibTorch)
+// pack (needs OpenCV), train, eval, compare (needs LibTorch)
 void register_train_commands(CLI::App& app, Registry& reg);
-// triage, bench triage (needs OpenCV and LibTorch)
+// triage (needs OpenCV and LibTorch)
 void register_triage_commands(CLI::App& app, Registry& reg);
 // weights import, model info (needs LibTorch)
 void register_model_commands(CLI::App& app, Registry& reg);
+// bench extract (OpenCV), bench train (LibTorch), bench triage (both)
+void register_bench_commands(CLI::App& app, Registry& reg);
 
 // Commands that need LibTorch live in `excap-model`; `excap` (no LibTorch, so
 // it starts in milliseconds) lists them and hands them over (model_commands.cpp).

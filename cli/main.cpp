@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
 #ifdef EXCAP_HAVE_TRIAGE
   excap::cli::register_triage_commands(app, reg);
 #endif
+  excap::cli::register_bench_commands(app, reg);
 #ifndef EXCAP_HAVE_TORCH
   excap::cli::register_model_placeholders(
       app, reg, [&] { return excap::cli::forward_to_model_program(argc, argv, model_program); });

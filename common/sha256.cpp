@@ -1,85 +1,42 @@
 #include "common/sha256.h"
 
-#include <cstring>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <fstream>
 #include <vector>
 
 #include "common/error.h"
-#include "common/fsutil.h"
 
 namespace excap {
-namespace {
 
-constexpr std::uint32_t kRound[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+struct Sha256::Context {
+  EVP_MD_CTX* md = nullptr;
+  bool spent = false;
+  ~Context() { EVP_MD_CTX_free(md); }
+};
 
-inline std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-}  // namespace
-
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-         0x5be0cd19} {}
-
-void Sha256::block(const std::uint8_t* p) {
-  std::uint32_t w[64];
-  for (int i = 0; i < 16; ++i)
-    w[i] = (std::uint32_t(p[4 * i]) << 24) | (std::uint32_t(p[4 * i + 1]) << 16) |
-           (std::uint32_t(p[4 * i + 2]) << 8) | std::uint32_t(p[4 * i + 3]);
-  for (int i = 16; i < 64; ++i) {
-    std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6],
-                h = h_[7];
-  for (int i = 0; i < 64; ++i) {
-    std::uint32_t S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-    std::uint32_t ch = (e & f) ^ (~e & g);
-    std::uint32_t t1 = h + S1 + ch + kRound[i] + w[i];
-    std::uint32_t S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-    std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    std::uint32_t t2 = S0 + maj;
-    h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-  }
-  h_[0] += a; h_[1] += b; h_[2] += c; h_[3] += d;
-  h_[4] += e; h_[5] += f; h_[6] += g; h_[7] += h;
+Sha256::Sha256() : ctx_(std::make_unique<Context>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1)
+    throw Error("sha256", "libcrypto could not start a SHA-256 digest");
 }
 
+Sha256::~Sha256() = default;
+
 void Sha256::update(const void* data, std::size_t size) {
-  const auto* p = static_cast<const std::uint8_t*>(data);
-  total_ += size;
-  if (buf_len_ > 0) {
-    std::size_t take = std::min(size, 64 - buf_len_);
-    std::memcpy(buf_.data() + buf_len_, p, take);
-    buf_len_ += take; p += take; size -= take;
-    if (buf_len_ == 64) { block(buf_.data()); buf_len_ = 0; }
-  }
-  while (size >= 64) { block(p); p += 64; size -= 64; }
-  if (size > 0) { std::memcpy(buf_.data(), p, size); buf_len_ = size; }
+  if (ctx_->spent) throw Error("sha256", "update after digest()");
+  if (size > 0 && EVP_DigestUpdate(ctx_->md, data, size) != 1)
+    throw Error("sha256", "libcrypto digest update failed");
 }
 
 std::array<std::uint8_t, 32> Sha256::digest() {
-  const std::uint64_t bits = total_ * 8;
-  std::uint8_t pad = 0x80;
-  update(&pad, 1);
-  std::uint8_t zero = 0;
-  while (buf_len_ != 56) update(&zero, 1);
-  std::uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = std::uint8_t(bits >> (56 - 8 * i));
-  update(len, 8);
+  if (ctx_->spent) throw Error("sha256", "digest() called twice");
   std::array<std::uint8_t, 32> out{};
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = std::uint8_t(h_[i] >> (24 - 8 * j));
+  unsigned int len = 0;
+  ctx_->spent = true;
+  if (EVP_DigestFinal_ex(ctx_->md, out.data(), &len) != 1 || len != out.size())
+    throw Error("sha256", "libcrypto digest final failed");
   return out;
 }
 
@@ -115,26 +72,14 @@ std::string sha256_file(const fs::path& path) {
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
-  std::array<std::uint8_t, 64> k{};
-  if (key.size() > 64) {
-    Sha256 h;
-    h.update(key.data(), key.size());
-    auto d = h.digest();
-    std::memcpy(k.data(), d.data(), d.size());
-  } else {
-    std::memcpy(k.data(), key.data(), key.size());
-  }
-  std::array<std::uint8_t, 64> ipad{}, opad{};
-  for (int i = 0; i < 64; ++i) { ipad[i] = k[i] ^ 0x36; opad[i] = k[i] ^ 0x5c; }
-  Sha256 inner;
-  inner.update(ipad.data(), 64);
-  inner.update(message.data(), message.size());
-  auto id = inner.digest();
-  Sha256 outer;
-  outer.update(opad.data(), 64);
-  outer.update(id.data(), id.size());
-  auto od = outer.digest();
-  return to_hex(od.data(), od.size());
+  std::array<std::uint8_t, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  // HMAC() (one-shot) is in OpenSSL 1.1 and 3.x alike; keys longer than a block are hashed first.
+  const unsigned char* ok = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                                 reinterpret_cast<const unsigned char*>(message.data()),
+                                 message.size(), out.data(), &len);
+  if (!ok || len != 32) throw Error("hmac-sha256", "libcrypto HMAC failed");
+  return to_hex(out.data(), len);
 }
 
 }  // namespace excap

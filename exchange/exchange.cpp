@@ -10,9 +10,10 @@
 #include <opencv2/core.hpp>
 
 #include "common/error.h"
+#include "curation/split.h"
+#include "exchange/zip.h"
 #include "media/imageio.h"
 #include "store/project.h"
-#include "curation/split.h"
 
 namespace excap {
 
@@ -86,107 +87,145 @@ std::string cvat_unlabeled_label_name(const std::vector<std::string>& names) {
   return n;
 }
 
-ExportResult export_dataset(const Project& project, const ExportOptions& opt, const fs::path& out) {
-  if (opt.format != "mmseg" && opt.format != "cvat-mask")
-    throw Error("--format", "'" + opt.format + "' is not one of: mmseg, cvat-mask");
-  const Split split = load_split(project, opt.split);
+namespace {
+
+// One frame of the export: its subset, final label and checked mask.
+struct ExportItem {
+  std::string subset, frame;
+  FinalLabel fin;
+  cv::Mat mask;
+};
+
+// Loads and checks every frame of the split before anything is written.
+std::vector<ExportItem> collect_export_items(const Project& project, const Split& split,
+                                             const std::string& split_name, bool* any_unlabeled) {
   const LabelSchema& schema = project.meta().schema;
-  // Load and check everything before writing anything.
-  struct Item {
-    std::string subset, frame;
-    FinalLabel fin;
-    cv::Mat mask;
-  };
-  std::vector<Item> items;
-  bool any_unlabeled = false;
+  std::vector<ExportItem> items;
   for (const auto& subset : split.subset_names) {
     auto it = split.subsets.find(subset);
     if (it == split.subsets.end()) continue;
     for (const auto& id : it->second) {
       auto fin = project.load_final(id);
       if (!fin)
-        throw Error(project.final_json_path(id).string(),
-                    "split '" + opt.split + "' names frame '" + id + "' but it has no final label");
+        throw Error(
+            project.final_json_path(id).string(),
+            "split '" + split_name + "' names frame '" + id + "' but it has no final label");
       cv::Mat m = read_mask(project.final_mask_path(id));
       const MaskCheck mc = check_mask_values(m, schema.num_tissue(), schema.ignore_index);
       if (mc.bad_pixels)
         throw Error(project.final_mask_path(id).string(),
                     "value " + std::to_string(mc.first_bad_value) + " is outside the schema");
-      any_unlabeled = any_unlabeled || cv::countNonZero(m == schema.ignore_index) > 0;
+      *any_unlabeled = *any_unlabeled || cv::countNonZero(m == schema.ignore_index) > 0;
       items.push_back({subset, id, *fin, m});
     }
   }
-  require_empty_out(out);
-  ExportResult r;
-  r.out = out;
-  std::ostringstream csv;
-  csv << "frame,subset,cd,cd_name\n";
+  return items;
+}
+
+void write_mmseg(const Project& project, const Split& split, const std::vector<ExportItem>& items,
+                 const fs::path& out) {
+  const LabelSchema& schema = project.meta().schema;
+  for (const auto& it : items) {
+    const fs::path img = out / "img_dir" / it.subset / (it.frame + ".png");
+    const fs::path ann = out / "ann_dir" / it.subset / (it.frame + ".png");
+    ensure_dir(img.parent_path());
+    ensure_dir(ann.parent_path());
+    atomic_write(img, read_bytes(project.frame_path(it.frame)));
+    write_png_atomic(ann, it.mask);
+  }
+  std::vector<std::string> names;
+  std::string classes;
+  json palette = json::array();
+  for (const auto& t : schema.tissue) {
+    names.push_back(t.name);
+    classes += t.name + "\n";
+    palette.push_back({t.color[0], t.color[1], t.color[2]});
+  }
+  atomic_write(out / "classes.txt", classes);
+  // What an mmsegmentation dataset config needs (BaseSegDataset metainfo).
+  json info{{"classes", names},
+            {"palette", palette},
+            {"ignore_index", schema.ignore_index},
+            {"img_suffix", ".png"},
+            {"seg_map_suffix", ".png"},
+            {"reduce_zero_label", false},
+            {"subsets", split.subset_names},
+            {"split", split.name},
+            {"cd_classes", split.cd_names}};
+  write_json_atomic(out / "dataset_info.json", info);
+}
+
+// labelmap.txt: every schema class with its colour, plus "unlabeled" when needed.
+std::string cvat_labelmap(const LabelSchema& schema, bool any_unlabeled) {
   std::vector<std::string> names;
   std::vector<std::array<std::uint8_t, 3>> colors;
   for (const auto& t : schema.tissue) names.push_back(t.name), colors.push_back(t.color);
+  for (const auto& n : names)
+    if (n.find(':') != std::string::npos)
+      throw Error("labelmap.txt", "class name '" + n + "' holds ':', which CVAT's labelmap cannot");
+  std::set<std::array<std::uint8_t, 3>> seen;
+  for (std::size_t k = 0; k < colors.size(); ++k)
+    if (!seen.insert(colors[k]).second || colors[k] == kVoidColor)
+      throw Error(
+          "labelmap.txt",
+          "class '" + names[k] + "' shares its colour with another: CVAT masks would be lossy");
+  std::ostringstream lm;
+  lm << "# label:color_rgb:parts:actions\n";
+  for (std::size_t k = 0; k < names.size(); ++k)
+    lm << names[k] << ":" << int(colors[k][0]) << "," << int(colors[k][1]) << ","
+       << int(colors[k][2]) << "::\n";
+  if (any_unlabeled)
+    lm << cvat_unlabeled_label_name(names) << ":" << int(kVoidColor[0]) << "," << int(kVoidColor[1])
+       << "," << int(kVoidColor[2]) << "::\n";
+  return lm.str();
+}
 
-  if (opt.format == "mmseg") {
-    for (const auto& it : items) {
-      const fs::path img = out / "img_dir" / it.subset / (it.frame + ".png");
-      const fs::path ann = out / "ann_dir" / it.subset / (it.frame + ".png");
-      ensure_dir(img.parent_path());
-      ensure_dir(ann.parent_path());
-      atomic_write(img, read_bytes(project.frame_path(it.frame)));
-      write_png_atomic(ann, it.mask);
-    }
-    std::string classes;
-    for (const auto& n : names) classes += n + "\n";
-    atomic_write(out / "classes.txt", classes);
-    json palette = json::array();
-    for (const auto& c : colors) palette.push_back({c[0], c[1], c[2]});
-    // What an mmsegmentation dataset config needs (BaseSegDataset metainfo).
-    json info{{"classes", names},
-              {"palette", palette},
-              {"ignore_index", schema.ignore_index},
-              {"img_suffix", ".png"},
-              {"seg_map_suffix", ".png"},
-              {"reduce_zero_label", false},
-              {"subsets", split.subset_names},
-              {"split", split.name},
-              {"cd_classes", split.cd_names}};
-    write_json_atomic(out / "dataset_info.json", info);
-  } else {
-    for (const auto& n : names)
-      if (n.find(':') != std::string::npos)
-        throw Error("labelmap.txt",
-                    "class name '" + n + "' holds ':', which CVAT's labelmap cannot");
-    std::set<std::array<std::uint8_t, 3>> seen;
-    for (std::size_t k = 0; k < colors.size(); ++k)
-      if (!seen.insert(colors[k]).second || colors[k] == kVoidColor)
-        throw Error(
-            "labelmap.txt",
-            "class '" + names[k] + "' shares its colour with another: CVAT masks would be lossy");
-    std::ostringstream lm;
-    lm << "# label:color_rgb:parts:actions\n";
-    for (std::size_t k = 0; k < names.size(); ++k)
-      lm << names[k] << ":" << int(colors[k][0]) << "," << int(colors[k][1]) << ","
-         << int(colors[k][2]) << "::\n";
-    if (any_unlabeled) {
-      lm << cvat_unlabeled_label_name(names) << ":" << int(kVoidColor[0]) << ","
-         << int(kVoidColor[1]) << "," << int(kVoidColor[2]) << "::\n";
-      r.unlabeled_label = true;
-    }
-    atomic_write(out / "labelmap.txt", lm.str());
-    std::map<std::string, std::string> lists;
-    ensure_dir(out / "SegmentationClass");
-    if (opt.with_images) ensure_dir(out / "JPEGImages");  // VOC's folder name, any image type
-    for (const auto& it : items) {
-      write_png_atomic(out / "SegmentationClass" / (it.frame + ".png"),
-                       colorize(it.mask, colors, schema.ignore_index));
-      if (opt.with_images)
-        atomic_write(out / "JPEGImages" / (it.frame + ".png"),
-                     read_bytes(project.frame_path(it.frame)));
-      lists[it.subset] += it.frame + "\n";
-    }
-    ensure_dir(out / "ImageSets" / "Segmentation");
-    for (const auto& [subset, text] : lists)
-      atomic_write(out / "ImageSets" / "Segmentation" / (subset + ".txt"), text);
+void write_cvat(const Project& project, const std::vector<ExportItem>& items,
+                const std::string& labelmap, bool with_images, const fs::path& out) {
+  const LabelSchema& schema = project.meta().schema;
+  std::vector<std::array<std::uint8_t, 3>> colors;
+  for (const auto& t : schema.tissue) colors.push_back(t.color);
+  atomic_write(out / "labelmap.txt", labelmap);
+  std::map<std::string, std::string> lists;
+  ensure_dir(out / "SegmentationClass");
+  if (with_images) ensure_dir(out / "JPEGImages");  // VOC's folder name, any image type
+  for (const auto& it : items) {
+    write_png_atomic(out / "SegmentationClass" / (it.frame + ".png"),
+                     colorize(it.mask, colors, schema.ignore_index));
+    if (with_images)
+      atomic_write(out / "JPEGImages" / (it.frame + ".png"),
+                   read_bytes(project.frame_path(it.frame)));
+    lists[it.subset] += it.frame + "\n";
   }
+  ensure_dir(out / "ImageSets" / "Segmentation");
+  for (const auto& [subset, text] : lists)
+    atomic_write(out / "ImageSets" / "Segmentation" / (subset + ".txt"), text);
+}
+
+}  // namespace
+
+ExportResult export_dataset(const Project& project, const ExportOptions& opt, const fs::path& out) {
+  if (opt.format != "mmseg" && opt.format != "cvat-mask")
+    throw Error("--format", "'" + opt.format + "' is not one of: mmseg, cvat-mask");
+  const Split split = load_split(project, opt.split);
+  const LabelSchema& schema = project.meta().schema;
+  bool any_unlabeled = false;
+  const std::vector<ExportItem> items =
+      collect_export_items(project, split, opt.split, &any_unlabeled);
+  // The labelmap's checks refuse a lossy schema before the folder is touched.
+  const std::string labelmap =
+      opt.format == "cvat-mask" ? cvat_labelmap(schema, any_unlabeled) : "";
+  require_empty_out(out);
+  ExportResult r;
+  r.out = out;
+  if (opt.format == "mmseg") {
+    write_mmseg(project, split, items, out);
+  } else {
+    write_cvat(project, items, labelmap, opt.with_images, out);
+    r.unlabeled_label = any_unlabeled;
+  }
+  std::ostringstream csv;
+  csv << "frame,subset,cd,cd_name\n";
   for (const auto& it : items) {
     csv << csv_field(it.frame) << "," << csv_field(it.subset) << "," << it.fin.cd << ","
         << csv_field(schema.valid_cd(it.fin.cd) ? schema.cd[it.fin.cd].name : "") << "\n";
@@ -204,26 +243,17 @@ ExportResult export_dataset(const Project& project, const ExportOptions& opt, co
 
 namespace {
 
-// Unpacks a zip with the system unzip into a fresh temp folder.
-fs::path unpack_zip(const fs::path& zip) {
-  if (std::system("command -v unzip >/dev/null 2>&1") != 0)
-    throw Error(zip.string(),
-                "reading a .zip needs the 'unzip' program; install it or unpack "
-                "the archive and pass the folder");
+// Unpacks a zip into a fresh temp folder, within `limits` (exchange/zip.h).
+fs::path unpack_zip(const fs::path& zip, const ZipLimits& limits) {
   std::random_device rd;
   const fs::path tmp = fs::temp_directory_path() / ("excap-cvat-" + std::to_string(rd()));
   ensure_dir(tmp);
-  auto quote = [](const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-  };
-  const std::string cmd =
-      "unzip -qq -o " + quote(zip.string()) + " -d " + quote(tmp.string()) + " >/dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) {
+  try {
+    extract_zip(zip, tmp, limits);
+  } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
-    throw Error(zip.string(), "unzip failed: not a readable zip archive");
+    throw;
   }
   return tmp;
 }
@@ -242,109 +272,104 @@ fs::path find_cvat_root(const fs::path& dir) {
               "'Segmentation mask 1.1' export");
 }
 
-}  // namespace
+using ColorMap = std::map<std::array<std::uint8_t, 3>, int>;
 
-ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
-                               const ImportOptions& opt) {
-  const User* user = project.meta().find_user(opt.user);
-  if (!user) throw Error("--user", "'" + opt.user + "' is not a user of this project");
-  std::error_code ec;
-  if (!fs::exists(dir_or_zip, ec)) throw Error(dir_or_zip.string(), "not found");
-  fs::path tmp;
-  if (!fs::is_directory(dir_or_zip, ec)) tmp = unpack_zip(dir_or_zip);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code e;
-      if (!p.empty()) fs::remove_all(p, e);
-    }
-  } cleanup{tmp};
-  const fs::path root = find_cvat_root(tmp.empty() ? dir_or_zip : tmp);
-  const LabelSchema& schema = project.meta().schema;
+// One labelmap.txt line ("label:r,g,b:parts:actions") into `colors`.
+void parse_labelmap_line(const std::string& line, const std::string& where,
+                         const LabelSchema& schema, const std::string& unlabeled,
+                         const fs::path& lm, ColorMap& colors) {
+  const auto c1 = line.find(':');
+  const auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+  if (c2 == std::string::npos) throw Error(where, "expected label:r,g,b:parts:actions");
+  const std::string label = line.substr(0, c1);
+  int r = -1, g = -1, b = -1;
+  if (std::sscanf(line.substr(c1 + 1, c2 - c1 - 1).c_str(), "%d,%d,%d", &r, &g, &b) != 3 || r < 0 ||
+      r > 255 || g < 0 || g > 255 || b < 0 || b > 255)
+    throw Error(where, "bad colour for '" + label + "'");
+  int cls = -1;
+  if (lower(label) == lower(unlabeled)) {
+    cls = schema.ignore_index;
+  } else {
+    for (const auto& t : schema.tissue)
+      if (lower(t.name) == lower(label)) cls = t.id;
+  }
+  if (cls < 0)
+    throw Error(where, "label '" + label + "' is not a tissue class of this project's schema");
+  const std::array<std::uint8_t, 3> key{std::uint8_t(r), std::uint8_t(g), std::uint8_t(b)};
+  auto [it, fresh] = colors.emplace(key, cls);
+  if (!fresh && it->second != cls)
+    throw Error(lm.string(), "two labels share the colour " + std::to_string(r) + "," +
+                                 std::to_string(g) + "," + std::to_string(b));
+}
+
+// Colour -> class index, from labelmap.txt (or the schema colours without one).
+ColorMap read_labelmap(const fs::path& root, const LabelSchema& schema) {
   std::vector<std::string> names;
   for (const auto& t : schema.tissue) names.push_back(t.name);
   const std::string unlabeled = cvat_unlabeled_label_name(names);
-
-  // Colour -> class index, from labelmap.txt (or the schema colours without one).
-  std::map<std::array<std::uint8_t, 3>, int> color_to_class;
+  ColorMap colors;
   const fs::path lm = root / "labelmap.txt";
-  if (fs::exists(lm, ec)) {
-    std::istringstream in(read_file(lm));
-    std::string line;
-    int lineno = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty() || line[0] == '#') continue;
-      const auto c1 = line.find(':');
-      const auto c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
-      if (c2 == std::string::npos)
-        throw Error(lm.string() + ":" + std::to_string(lineno),
-                    "expected label:r,g,b:parts:actions");
-      const std::string label = line.substr(0, c1);
-      int r = -1, g = -1, b = -1;
-      if (std::sscanf(line.substr(c1 + 1, c2 - c1 - 1).c_str(), "%d,%d,%d", &r, &g, &b) != 3 ||
-          r < 0 || r > 255 || g < 0 || g > 255 || b < 0 || b > 255)
-        throw Error(lm.string() + ":" + std::to_string(lineno), "bad colour for '" + label + "'");
-      int cls = -1;
-      if (lower(label) == lower(unlabeled)) {
-        cls = schema.ignore_index;
-      } else {
-        for (const auto& t : schema.tissue)
-          if (lower(t.name) == lower(label)) cls = t.id;
-      }
-      if (cls < 0)
-        throw Error(lm.string() + ":" + std::to_string(lineno),
-                    "label '" + label + "' is not a tissue class of this project's schema");
-      const std::array<std::uint8_t, 3> key{std::uint8_t(r), std::uint8_t(g), std::uint8_t(b)};
-      auto [it, fresh] = color_to_class.emplace(key, cls);
-      if (!fresh && it->second != cls)
-        throw Error(lm.string(), "two labels share the colour " + std::to_string(r) + "," +
-                                     std::to_string(g) + "," + std::to_string(b));
-    }
-  } else {
-    for (const auto& t : schema.tissue) color_to_class[t.color] = t.id;
+  std::error_code ec;
+  if (!fs::exists(lm, ec)) {
+    for (const auto& t : schema.tissue) colors[t.color] = t.id;
+    return colors;
   }
+  std::istringstream in(read_file(lm));
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    parse_labelmap_line(line, lm.string() + ":" + std::to_string(lineno), schema, unlabeled, lm,
+                        colors);
+  }
+  return colors;
+}
 
-  // CD labels, when the CSV is there.
+// Frame id -> CD, from cd_labels.csv when the export has one.
+std::map<std::string, int> read_cd_csv(const fs::path& root, const LabelSchema& schema) {
   std::map<std::string, int> cds;
   const fs::path csv = root / "cd_labels.csv";
-  if (fs::exists(csv, ec)) {
-    std::istringstream in(read_file(csv));
-    std::string line;
-    std::getline(in, line);
-    const auto header = csv_split(line);
-    auto col = [&](const std::string& n) {
-      auto it = std::find(header.begin(), header.end(), n);
-      return it == header.end() ? -1 : static_cast<int>(it - header.begin());
-    };
-    const int cf = col("frame"), cc = col("cd"), cn = col("cd_name");
-    if (cf < 0 || (cc < 0 && cn < 0))
-      throw Error(csv.string(), "needs a 'frame' column and a 'cd' or 'cd_name' column");
-    int lineno = 1;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (line.empty() || line == "\r") continue;
-      const auto f = csv_split(line);
-      const std::string where = csv.string() + ":" + std::to_string(lineno);
-      int cd = -1;
-      if (cc >= 0 && cc < static_cast<int>(f.size()) && !f[cc].empty()) {
-        try {
-          cd = std::stoi(f[cc]);
-        } catch (const std::exception&) {
-          throw Error(where, "cd '" + f[cc] + "' is not a number");
-        }
-      } else if (cn >= 0 && cn < static_cast<int>(f.size())) {
-        cd = schema.cd_id(f[cn]);
+  std::error_code ec;
+  if (!fs::exists(csv, ec)) return cds;
+  std::istringstream in(read_file(csv));
+  std::string line;
+  std::getline(in, line);
+  const auto header = csv_split(line);
+  auto col = [&](const std::string& n) {
+    auto it = std::find(header.begin(), header.end(), n);
+    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+  };
+  const int cf = col("frame"), cc = col("cd"), cn = col("cd_name");
+  if (cf < 0 || (cc < 0 && cn < 0))
+    throw Error(csv.string(), "needs a 'frame' column and a 'cd' or 'cd_name' column");
+  int lineno = 1;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty() || line == "\r") continue;
+    const auto f = csv_split(line);
+    const std::string where = csv.string() + ":" + std::to_string(lineno);
+    int cd = -1;
+    if (cc >= 0 && cc < static_cast<int>(f.size()) && !f[cc].empty()) {
+      try {
+        cd = std::stoi(f[cc]);
+      } catch (const std::exception&) {
+        throw Error(where, "cd '" + f[cc] + "' is not a number");
       }
-      if (!schema.valid_cd(cd)) throw Error(where, "CD is not in the schema");
-      if (cf >= static_cast<int>(f.size())) throw Error(where, "no frame column");
-      cds[f[cf]] = cd;
+    } else if (cn >= 0 && cn < static_cast<int>(f.size())) {
+      cd = schema.cd_id(f[cn]);
     }
+    if (!schema.valid_cd(cd)) throw Error(where, "CD is not in the schema");
+    if (cf >= static_cast<int>(f.size())) throw Error(where, "no frame column");
+    cds[f[cf]] = cd;
   }
+  return cds;
+}
 
-  std::set<std::string> known;
-  for (const auto& f : project.load_frames()) known.insert(f.id);
+// The PNG masks of SegmentationClass/, sorted.
+std::vector<fs::path> list_masks(const fs::path& root) {
+  std::error_code ec;
   const fs::path sc = root / "SegmentationClass";
   if (!fs::is_directory(sc, ec)) throw Error(sc.string(), "folder not found");
   std::vector<fs::path> files;
@@ -353,69 +378,74 @@ ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zi
       files.push_back(e.path());
   std::sort(files.begin(), files.end());
   if (files.empty()) throw Error(sc.string(), "holds no PNG masks");
+  return files;
+}
 
-  struct Pending {
-    std::string frame;
-    cv::Mat mask;
-  };
-  std::vector<Pending> pending;
-  std::vector<std::string> problems;
-  ImportResult r;
-  for (const auto& file : files) {
-    const std::string id = file.stem().string();
-    if (!known.count(id)) {
-      problems.push_back(file.string() + ": no frame '" + id + "' in this project");
-      continue;
-    }
-    if (!opt.overwrite && project.load_label(opt.user, id)) {
-      ++r.skipped_existing;
-      continue;
-    }
-    cv::Mat color;
-    try {
-      color = read_frame(file);
-    } catch (const Error& e) {
-      problems.push_back(e.what());
-      continue;
-    }
-    const fs::path fp = project.frame_path(id);
-    if (fs::exists(fp, ec) && image_size(fp) != color.size()) {
-      problems.push_back(file.string() + ": mask is " + std::to_string(color.cols) + "x" +
-                         std::to_string(color.rows) + ", the frame " +
-                         std::to_string(image_size(fp).width) + "x" +
-                         std::to_string(image_size(fp).height));
-      continue;
-    }
-    cv::Mat mask(color.size(), CV_8UC1);
-    long long unknown = 0;
-    cv::Vec3b first{};
-    for (int y = 0; y < color.rows; ++y) {
-      const cv::Vec3b* p = color.ptr<cv::Vec3b>(y);
-      std::uint8_t* o = mask.ptr<std::uint8_t>(y);
-      for (int x = 0; x < color.cols; ++x) {
-        auto it = color_to_class.find({p[x][2], p[x][1], p[x][0]});
-        if (it == color_to_class.end()) {
-          if (!unknown++) first = p[x];
-          o[x] = static_cast<std::uint8_t>(schema.ignore_index);
-        } else {
-          o[x] = static_cast<std::uint8_t>(it->second);
-        }
+// A colour mask -> class indices; counts pixels of undeclared colours.
+cv::Mat to_class_mask(const cv::Mat& color, const ColorMap& colors, int ignore_index,
+                      long long* unknown, cv::Vec3b* first) {
+  cv::Mat mask(color.size(), CV_8UC1);
+  for (int y = 0; y < color.rows; ++y) {
+    const cv::Vec3b* p = color.ptr<cv::Vec3b>(y);
+    std::uint8_t* o = mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < color.cols; ++x) {
+      auto it = colors.find({p[x][2], p[x][1], p[x][0]});
+      if (it == colors.end()) {
+        if (!(*unknown)++) *first = p[x];
+        o[x] = static_cast<std::uint8_t>(ignore_index);
+      } else {
+        o[x] = static_cast<std::uint8_t>(it->second);
       }
     }
-    if (unknown) {
-      problems.push_back(file.string() + ": " + std::to_string(unknown) +
-                         " pixels have an undeclared colour (first " + std::to_string(first[2]) +
-                         "," + std::to_string(first[1]) + "," + std::to_string(first[0]) + ")");
-      continue;
-    }
-    pending.push_back({id, mask});
   }
-  if (!problems.empty()) {
-    std::string msg = std::to_string(problems.size()) + " problem(s), nothing imported:";
-    for (std::size_t i = 0; i < problems.size() && i < 10; ++i) msg += "\n  " + problems[i];
-    if (problems.size() > 10) msg += "\n  ...";
-    throw Error(root.string(), msg);
+  return mask;
+}
+
+struct PendingMask {
+  std::string frame;
+  cv::Mat mask;
+};
+
+// Checks one mask file; appends it to `pending` or says why not in `problems`.
+void check_mask_file(const Project& project, const fs::path& file, const ColorMap& colors,
+                     const std::set<std::string>& known, const ImportOptions& opt,
+                     std::vector<PendingMask>& pending, std::vector<std::string>& problems,
+                     ImportResult& r) {
+  const std::string id = file.stem().string();
+  if (!known.count(id))
+    return problems.push_back(file.string() + ": no frame '" + id + "' in this project");
+  if (!opt.overwrite && project.load_label(opt.user, id)) {
+    ++r.skipped_existing;
+    return;
   }
+  cv::Mat color;
+  try {
+    color = read_frame(file);
+  } catch (const Error& e) {
+    return problems.push_back(e.what());
+  }
+  std::error_code ec;
+  const fs::path fp = project.frame_path(id);
+  if (fs::exists(fp, ec) && image_size(fp) != color.size())
+    return problems.push_back(file.string() + ": mask is " + std::to_string(color.cols) + "x" +
+                              std::to_string(color.rows) + ", the frame " +
+                              std::to_string(image_size(fp).width) + "x" +
+                              std::to_string(image_size(fp).height));
+  long long unknown = 0;
+  cv::Vec3b first{};
+  cv::Mat mask = to_class_mask(color, colors, project.meta().schema.ignore_index, &unknown, &first);
+  if (unknown)
+    return problems.push_back(file.string() + ": " + std::to_string(unknown) +
+                              " pixels have an undeclared colour (first " +
+                              std::to_string(first[2]) + "," + std::to_string(first[1]) + "," +
+                              std::to_string(first[0]) + ")");
+  pending.push_back({id, mask});
+}
+
+// Writes the checked masks as `opt.user`'s labels, keeping each label's creation time.
+void save_imported(const Project& project, const std::vector<PendingMask>& pending,
+                   const std::map<std::string, int>& cds, const ImportOptions& opt,
+                   ImportResult& r) {
   const std::string now = now_iso8601();
   for (const auto& p : pending) {
     LabelRecord rec;
@@ -434,6 +464,43 @@ ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zi
     r.frames.push_back(p.frame);
     ++r.imported;
   }
+}
+
+}  // namespace
+
+ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
+                               const ImportOptions& opt, const ZipLimits& zip_limits) {
+  const User* user = project.meta().find_user(opt.user);
+  if (!user) throw Error("--user", "'" + opt.user + "' is not a user of this project");
+  std::error_code ec;
+  if (!fs::exists(dir_or_zip, ec)) throw Error(dir_or_zip.string(), "not found");
+  fs::path tmp;
+  if (!fs::is_directory(dir_or_zip, ec)) tmp = unpack_zip(dir_or_zip, zip_limits);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code e;
+      if (!p.empty()) fs::remove_all(p, e);
+    }
+  } cleanup{tmp};
+  const fs::path root = find_cvat_root(tmp.empty() ? dir_or_zip : tmp);
+  const LabelSchema& schema = project.meta().schema;
+  const ColorMap colors = read_labelmap(root, schema);
+  const std::map<std::string, int> cds = read_cd_csv(root, schema);
+  std::set<std::string> known;
+  for (const auto& f : project.load_frames()) known.insert(f.id);
+  std::vector<PendingMask> pending;
+  std::vector<std::string> problems;
+  ImportResult r;
+  for (const auto& file : list_masks(root))
+    check_mask_file(project, file, colors, known, opt, pending, problems, r);
+  if (!problems.empty()) {
+    std::string msg = std::to_string(problems.size()) + " problem(s), nothing imported:";
+    for (std::size_t i = 0; i < problems.size() && i < 10; ++i) msg += "\n  " + problems[i];
+    if (problems.size() > 10) msg += "\n  ...";
+    throw Error(root.string(), msg);
+  }
+  save_imported(project, pending, cds, opt, r);
   project.audit(opt.user, "import-masks",
                 json{{"from", dir_or_zip.string()},
                      {"format", "cvat-mask"},

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/fsutil.h"
+#include "exchange/zip.h"
 
 namespace excap {
 
@@ -49,11 +50,11 @@ struct ImportResult {
 };
 
 // Reads a CVAT "Segmentation mask 1.1" export: a folder, or a .zip unpacked
-// with the system `unzip` (no library dependency; an Error says so when it
-// is missing). Every mask is checked first (known frame, frame size, only
+// with libarchive (exchange/zip.h: no links, no paths leaving the folder,
+// bounded sizes: `zip_limits`). Every mask is checked first (known frame, frame size, only
 // declared colours); on any problem nothing is written and the Error lists them.
 ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zip,
-                               const ImportOptions& opt);
+                               const ImportOptions& opt, const ZipLimits& zip_limits = {});
 
 // "unlabeled" unless the schema already has a class of that name.
 std::string cvat_unlabeled_label_name(const std::vector<std::string>& schema_names);

@@ -10,8 +10,9 @@ packages=(
   libglfw3-dev libimgui-dev libgl-dev       # excap-studio
   libgl1-mesa-dri xvfb xauth                # the studio's smoke test under Xvfb (llvmpipe)
   nlohmann-json3-dev libcli11-dev doctest-dev
+  libssl-dev                                # SHA-256 / HMAC (pseudonyms, fingerprints)
+  libarchive-dev                            # reading and (in tests) writing CVAT zips
   ffmpeg                                    # the extraction benchmark's peer
-  unzip                                     # importing CVAT zip exports
   clang-format                              # the format check (scripts/check_format.sh)
   python3 python3-torch python3-torchvision python3-sklearn  # test-time references only
   python3-opencv                            # the triage benchmark's Python peer decodes with cv2

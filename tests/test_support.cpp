@@ -1,12 +1,17 @@
 #include "test_support.h"
 
-#include <array>
-#include <cstdio>
 #include <iostream>
 #include <random>
-#include <sys/wait.h>
+
+#include "common/error.h"
+#include "common/process.h"
 
 namespace excap::test {
+
+using excap::Error;
+using excap::ProcessOptions;
+using excap::ProcessResult;
+using excap::run_process;
 
 ScratchDir::ScratchDir(const std::string& name) {
   std::random_device rd;
@@ -31,17 +36,18 @@ fs::path shared_data(const std::string& sub) {
   return p;
 }
 
-int run_command(const std::string& cmd, std::string* output) {
-  std::string full = cmd + " 2>&1";
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (!pipe) return -1;
-  std::array<char, 4096> buf{};
-  std::string out;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  if (output) *output = out;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return -1;
+int run_command(const std::vector<std::string>& argv, std::string* output,
+                const std::vector<std::pair<std::string, std::string>>& env) {
+  ProcessOptions o;
+  o.env = env;
+  try {
+    const ProcessResult r = run_process(argv, o);
+    if (output) *output = r.out;
+    return r.signal != 0 ? -1 : r.exit_code;
+  } catch (const Error& e) {
+    if (output) *output = e.what();
+    return 127;  // as a shell reports a program it cannot find
+  }
 }
 
 std::string built_binary(const std::string& name) {
@@ -52,7 +58,7 @@ std::string reference_python() {
   std::string py = EXCAP_REFERENCE_PYTHON;
   if (py.empty()) return "";
   std::string out;
-  if (run_command(py + " -c 'import torch, torchvision'", &out) != 0) {
+  if (run_command({py, "-c", "import torch, torchvision"}, &out) != 0) {
     std::cout << "[skip] Debian python3-torch/python3-torchvision are missing: " << out << "\n";
     return "";
   }

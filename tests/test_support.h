@@ -3,6 +3,8 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace excap::test {
 
@@ -23,8 +25,11 @@ class ScratchDir {
 // ../shared/data/<sub> when present; empty path (and a printed message) when not.
 fs::path shared_data(const std::string& sub);
 
-// Runs a shell command, returns its exit status; stdout+stderr go to *output.
-int run_command(const std::string& cmd, std::string* output = nullptr);
+// Runs argv[0] with argv[1..] (no shell: every argument arrives as written),
+// with `env` added to the environment; returns its exit status (-1 when it
+// died of a signal, 127 when it could not start); stdout+stderr go to *output.
+int run_command(const std::vector<std::string>& argv, std::string* output = nullptr,
+                const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // Path of a built executable of this project (e.g. "excap").
 std::string built_binary(const std::string& name);

@@ -5,6 +5,8 @@
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 and HMAC for fingerprints, pseudonyms
+find_package(LibArchive REQUIRED)                  # reading CVAT zip exports
 
 if(EXCAP_WITH_OPENCV)
   find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio

@@ -12,6 +12,7 @@
 
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
+#include "common/process.h"
 #include "stage1/stage1.h"
 #include "studio_fixture.h"
 #include "test_support.h"
@@ -22,16 +23,20 @@ using namespace excap::annotator;
 namespace {
 
 bool have_xvfb() {
-  if (test::run_command("command -v xvfb-run") == 0) return true;
+  if (excap::program_available("xvfb-run")) return true;
   std::cout << "[skip] xvfb-run is missing: the GUI smoke test needs it (apt-get install xvfb)\n";
   return false;
 }
 
-int run_studio(const std::string& args, std::string* out) {
-  const std::string cmd =
-      "xvfb-run -a -s '-screen 0 1280x800x24' " + test::built_binary("excap-studio") + " " + args;
-  const int rc = test::run_command(cmd, out);
-  if (rc != 0) std::cout << cmd << "\n" << *out << "\n";
+int run_studio(const std::vector<std::string>& args, std::string* out) {
+  std::vector<std::string> argv = {"xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
+                                   test::built_binary("excap-studio")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int rc = test::run_command(argv, out);
+  if (rc != 0) {
+    for (const auto& a : argv) std::cout << a << " ";
+    std::cout << "\n" << *out << "\n";
+  }
   return rc;
 }
 
@@ -77,10 +82,10 @@ TEST_CASE(
   label_frame(dir / "proj");
   const fs::path shot = dir / "label.png";
   std::string out;
-  REQUIRE(run_studio((dir / "proj").string() +
-                         " --user a --frame v1_00000 --overlay-opacity 1 --settings " +
-                         (dir / "settings.json").string() + " --screenshot " + shot.string(),
-                     &out) == 0);
+  REQUIRE(run_studio(
+              {(dir / "proj").string(), "--user", "a", "--frame", "v1_00000", "--overlay-opacity",
+               "1", "--settings", (dir / "settings.json").string(), "--screenshot", shot.string()},
+              &out) == 0);
   const cv::Mat img = cv::imread(shot.string());
   check_not_blank(img);
   const auto& schema = p.meta().schema;
@@ -96,17 +101,17 @@ TEST_CASE("studio smoke: Adjudicate workspace for the expert, refused for an ann
   label_frame(dir / "proj");
   std::string out;
   const fs::path shot = dir / "adj.png";
-  REQUIRE(run_studio((dir / "proj").string() +
-                         " --user expert --workspace adjudicate --overlay-opacity 1 --settings " +
-                         (dir / "s.json").string() + " --screenshot " + shot.string(),
+  REQUIRE(run_studio({(dir / "proj").string(), "--user", "expert", "--workspace", "adjudicate",
+                      "--overlay-opacity", "1", "--settings", (dir / "s.json").string(),
+                      "--screenshot", shot.string()},
                      &out) == 0);
   const cv::Mat img = cv::imread(shot.string());
   check_not_blank(img);
   CHECK(count_colour(img, p.meta().schema.tissue[3].color) > 100);  // both annotators' lesions
   // An annotator gets the workspace's refusal, not the other's labels.
   const fs::path shot2 = dir / "adj-a.png";
-  REQUIRE(run_studio((dir / "proj").string() + " --user a --workspace adjudicate --settings " +
-                         (dir / "s.json").string() + " --screenshot " + shot2.string(),
+  REQUIRE(run_studio({(dir / "proj").string(), "--user", "a", "--workspace", "adjudicate",
+                      "--settings", (dir / "s.json").string(), "--screenshot", shot2.string()},
                      &out) == 0);
   const cv::Mat img2 = cv::imread(shot2.string());
   REQUIRE(!img2.empty());
@@ -128,8 +133,8 @@ TEST_CASE("studio smoke: Clips workspace plays an imported video with its clip o
   add_clip(p, v.id, 5, 20, "a", "lesion here");
   std::string out;
   const fs::path shot = dir / "clips.png";
-  REQUIRE(run_studio((dir / "proj").string() + " --user a --workspace clips --settings " +
-                         (dir / "s.json").string() + " --screenshot " + shot.string(),
+  REQUIRE(run_studio({(dir / "proj").string(), "--user", "a", "--workspace", "clips", "--settings",
+                      (dir / "s.json").string(), "--screenshot", shot.string()},
                      &out) == 0);
   const cv::Mat img = cv::imread(shot.string());
   check_not_blank(img);
@@ -139,13 +144,13 @@ TEST_CASE("studio smoke: Clips workspace plays an imported video with its clip o
 
 TEST_CASE("studio: --help, --version and a bad argument") {
   std::string out;
-  CHECK(test::run_command(test::built_binary("excap-studio") + " --version", &out) == 0);
+  CHECK(test::run_command({test::built_binary("excap-studio"), "--version"}, &out) == 0);
   CHECK(out.find("excap-studio") != std::string::npos);
-  CHECK(test::run_command(test::built_binary("excap-studio") + " --help", &out) == 0);
+  CHECK(test::run_command({test::built_binary("excap-studio"), "--help"}, &out) == 0);
   CHECK(out.find("--screenshot") != std::string::npos);
-  CHECK(test::run_command(
-            test::built_binary("excap-studio") + " /nonexistent --user a --workspace nope", &out) !=
-        0);
+  CHECK(test::run_command({test::built_binary("excap-studio"), "/nonexistent", "--user", "a",
+                           "--workspace", "nope"},
+                          &out) != 0);
 }
 
 TEST_CASE("studio --bench: times frames, strokes and autosave without touching the project") {

@@ -14,11 +14,20 @@ using namespace excap::test;
 namespace {
 std::string excap_cmd() { return built_binary("excap"); }
 
+// `excap <group> [<sub>] --help` from a leaf path such as "clips add".
+std::vector<std::string> with_help(const std::string& path) {
+  std::vector<std::string> argv{excap_cmd()};
+  std::istringstream words(path);
+  for (std::string w; words >> w;) argv.push_back(w);
+  argv.push_back("--help");
+  return argv;
+}
+
 // Leaf command paths listed by `excap --help` and the groups' own help.
 std::vector<std::string> leaf_commands() {
   std::vector<std::string> leaves;
   std::string out;
-  run_command(excap_cmd() + " --help", &out);
+  run_command({excap_cmd(), "--help"}, &out);
   const auto section = out.find("Subcommands:");
   REQUIRE(section != std::string::npos);
   std::regex line(R"(^\s{2}([a-z][a-z0-9-]*)\s)");
@@ -29,7 +38,7 @@ std::vector<std::string> leaf_commands() {
     if (!std::regex_search(l, m, line)) continue;
     const std::string name = m[1];
     std::string sub;
-    run_command(excap_cmd() + " " + name + " --help", &sub);
+    run_command({excap_cmd(), name, "--help"}, &sub);
     const auto ss = sub.find("Subcommands:");
     if (ss == std::string::npos) {
       leaves.push_back(name);
@@ -48,10 +57,10 @@ std::vector<std::string> leaf_commands() {
 
 TEST_CASE("excap --help and --version") {
   std::string out;
-  CHECK(run_command(excap_cmd() + " --help", &out) == 0);
+  CHECK(run_command({excap_cmd(), "--help"}, &out) == 0);
   CHECK(out.find("init") != std::string::npos);
   CHECK(out.find("validate") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " --version", &out) == 0);
+  CHECK(run_command({excap_cmd(), "--version"}, &out) == 0);
   CHECK(out.find("excap 0.") == 0);
 }
 
@@ -60,34 +69,35 @@ TEST_CASE("every command has its own --help") {
   CHECK(leaves.size() >= 3);
   for (const auto& c : leaves) {
     std::string out;
-    CHECK_MESSAGE(run_command(excap_cmd() + " " + c + " --help", &out) == 0, c);
+    CHECK_MESSAGE(run_command(with_help(c), &out) == 0, c);
     CHECK_MESSAGE(out.find("Usage:") != std::string::npos, c);
   }
 }
 
 TEST_CASE("bad arguments give a non-zero exit and a message") {
   std::string out;
-  CHECK(run_command(excap_cmd(), &out) != 0);
-  CHECK(run_command(excap_cmd() + " no-such-command", &out) != 0);
+  CHECK(run_command({excap_cmd()}, &out) != 0);
+  CHECK(run_command({excap_cmd(), "no-such-command"}, &out) != 0);
   CHECK(!out.empty());
-  CHECK(run_command(excap_cmd() + " init", &out) != 0);
+  CHECK(run_command({excap_cmd(), "init"}, &out) != 0);
   CHECK(out.find("DIR") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " info --bogus-flag x", &out) != 0);
+  CHECK(run_command({excap_cmd(), "info", "--bogus-flag", "x"}, &out) != 0);
 }
 
 TEST_CASE("init, info and validate on a fresh project") {
   ScratchDir tmp("cli-init");
   const std::string dir = (tmp / "proj").string();
   std::string out;
-  REQUIRE(run_command(excap_cmd() + " init " + dir + " --user a --user b --user x:expert", &out) ==
-          0);
+  REQUIRE(
+      run_command({excap_cmd(), "init", dir, "--user", "a", "--user", "b", "--user", "x:expert"},
+                  &out) == 0);
   CHECK(out.find("created project") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " info " + dir, &out) == 0);
+  CHECK(run_command({excap_cmd(), "info", dir}, &out) == 0);
   CHECK(out.find("frames    0") != std::string::npos);
   CHECK(out.find("expert") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " info --json " + dir, &out) == 0);
+  CHECK(run_command({excap_cmd(), "info", "--json", dir}, &out) == 0);
   CHECK(out.find("\"adjudicated\": 0") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " validate " + dir, &out) == 0);
+  CHECK(run_command({excap_cmd(), "validate", dir}, &out) == 0);
   CHECK(out.find("is valid") != std::string::npos);
 }
 
@@ -95,32 +105,32 @@ TEST_CASE("errors name the file and the reason, and nothing is written") {
   ScratchDir tmp("cli-errors");
   const std::string dir = (tmp / "proj").string();
   std::string out;
-  REQUIRE(run_command(excap_cmd() + " init " + dir, &out) == 0);
+  REQUIRE(run_command({excap_cmd(), "init", dir}, &out) == 0);
   const std::string before = excap::read_file(tmp / "proj" / "project.json");
 
   // init over an existing project: refused, project.json untouched
-  CHECK(run_command(excap_cmd() + " init " + dir, &out) == 1);
+  CHECK(run_command({excap_cmd(), "init", dir}, &out) == 1);
   CHECK(out.find("not empty") != std::string::npos);
   CHECK(excap::read_file(tmp / "proj" / "project.json") == before);
 
   // an unknown schema and an escaping user id
-  CHECK(run_command(excap_cmd() + " init " + (tmp / "q").string() + " --schema nope", &out) == 1);
+  CHECK(run_command({excap_cmd(), "init", (tmp / "q").string(), "--schema", "nope"}, &out) == 1);
   CHECK(out.find("unknown label schema") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " init " + (tmp / "r").string() + " --user ../evil", &out) == 1);
+  CHECK(run_command({excap_cmd(), "init", (tmp / "r").string(), "--user", "../evil"}, &out) == 1);
   CHECK(out.find("not allowed") != std::string::npos);
   CHECK_FALSE(excap::fs::exists(tmp / "r" / "project.json"));
 
   // a corrupt project.json: one line naming the file
   excap::atomic_write(tmp / "proj" / "videos.json", "{\"format\":\"excap-videos\",\"version\":1,");
-  CHECK(run_command(excap_cmd() + " info " + dir, &out) == 1);
+  CHECK(run_command({excap_cmd(), "info", dir}, &out) == 1);
   CHECK(out.find("videos.json") != std::string::npos);
   CHECK(out.find("malformed JSON") != std::string::npos);
   CHECK(std::count(out.begin(), out.end(), '\n') == 1);
-  CHECK(run_command(excap_cmd() + " validate " + dir, &out) == 1);
+  CHECK(run_command({excap_cmd(), "validate", dir}, &out) == 1);
   CHECK(out.find("videos.json") != std::string::npos);
 
   // not a project at all
-  CHECK(run_command(excap_cmd() + " info " + tmp.path().string(), &out) == 1);
+  CHECK(run_command({excap_cmd(), "info", tmp.path().string()}, &out) == 1);
   CHECK(out.find("project.json") != std::string::npos);
 }
 

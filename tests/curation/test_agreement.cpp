@@ -66,7 +66,7 @@ TEST_CASE("kappa: equals scikit-learn's cohen_kappa_score") {
   test::ScratchDir dir("kappa-sklearn");
   atomic_write(dir / "k.py", script.str());
   std::string out;
-  REQUIRE(test::run_command(py + " " + (dir / "k.py").string(), &out) == 0);
+  REQUIRE(test::run_command({py, (dir / "k.py").string()}, &out) == 0);
   std::istringstream in(out);
   for (double v : ours) {
     double ref = 0;

@@ -91,7 +91,7 @@ inline std::string sklearn_python() {
   std::string py = EXCAP_REFERENCE_PYTHON;
   if (py.empty()) py = "/usr/bin/python3";
   std::string out;
-  if (run_command(py + " -c 'import sklearn'", &out) != 0) {
+  if (run_command({py, "-c", "import sklearn"}, &out) != 0) {
     std::printf("[skip] %s cannot import sklearn (python3-sklearn): %s\n", py.c_str(), out.c_str());
     return "";
   }

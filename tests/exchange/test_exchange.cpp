@@ -3,11 +3,12 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "curation/adjudication.h"
 #include "common/error.h"
-#include "exchange/exchange.h"
+#include "curation/adjudication.h"
 #include "curation/split.h"
 #include "curation/test_curation_fixture.h"
+#include "exchange/exchange.h"
+#include "zip_writer.h"
 
 using namespace excap;
 
@@ -86,13 +87,8 @@ TEST_CASE("export cvat-mask -> import-masks is lossless (folder and zip)") {
   CHECK(import_cvat_masks(cp.project(), out, {"c", false}).skipped_existing == 12);
   CHECK(import_cvat_masks(cp.project(), out, {"c", true}).imported == 12);
 
-  std::string zip_out;
-  if (test::run_command("command -v zip", &zip_out) != 0) {
-    MESSAGE("[skip] zip is not installed: the .zip import is not exercised");
-    return;
-  }
   const fs::path zip = cp.root().parent_path() / "cvat.zip";
-  REQUIRE(test::run_command("cd '" + out.string() + "' && zip -qr '" + zip.string() + "' .") == 0);
+  test::zip_folder(out, zip);
   ImportResult iz = import_cvat_masks(cp.project(), zip, {"b", false});
   CHECK(iz.imported == 12);
   check_round_trip(cp, "b");
@@ -124,6 +120,91 @@ TEST_CASE("import-masks refuses bad input and writes nothing") {
   CHECK_THROWS_AS(
       export_dataset(cp.project(), {"missing", "mmseg", true}, cp.root().parent_path() / "x"),
       Error);
+}
+
+TEST_CASE("a zip whose entry leaves the folder (zip slip) is refused, naming the entry") {
+  test::CurationProject cp("zip-slip");
+  const fs::path zip = cp.root().parent_path() / "slip.zip";
+  const fs::path victim = cp.root().parent_path() / "escaped.txt";
+  test::write_zip(zip, {{"SegmentationClass/ok.txt", "x", ""}, {"../escaped.txt", "owned", ""}});
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}),
+                       doctest::Contains("'../escaped.txt'"), Error);
+  CHECK_FALSE(fs::exists(victim));
+  test::write_zip(zip, {{"/tmp/excap-absolute.txt", "owned", ""}});
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}),
+                       doctest::Contains("absolute path or '..'"), Error);
+  CHECK_FALSE(fs::exists("/tmp/excap-absolute.txt"));
+  test::write_zip(zip, {{"a/../../escaped.txt", "owned", ""}});
+  CHECK_THROWS_AS(import_cvat_masks(cp.project(), zip, {"c", false}), Error);
+  CHECK_FALSE(fs::exists(victim));
+}
+
+TEST_CASE("a zip holding a symbolic link is refused") {
+  test::CurationProject cp("zip-link");
+  const fs::path zip = cp.root().parent_path() / "link.zip";
+  test::write_zip(zip, {{"labelmap.txt", "", "/etc/passwd"}});
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}),
+                       doctest::Contains("is a link or special file"), Error);
+  CHECK(cp.project().labeled_frames("c").empty());
+}
+
+TEST_CASE("a zip entry beyond the size limits is refused before and while inflating") {
+  test::CurationProject cp("zip-bomb");
+  finals_and_split(cp);
+  const fs::path out = cp.root().parent_path() / "cvat";
+  export_dataset(cp.project(), {"s", "cvat-mask", false}, out);
+  const fs::path zip = cp.root().parent_path() / "bomb.zip";
+  // 4 MiB of zeros deflates to a few KiB: a small stand-in for a 1 GiB bomb.
+  test::write_zip(zip, {{"cvat/padding.bin", std::string(4 << 20, '\0'), ""}});
+  CHECK(fs::file_size(zip) < 64 * 1024);
+  ZipLimits limits;
+  limits.max_entry = 1 << 20;
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}, limits),
+                       doctest::Contains("'cvat/padding.bin'"), Error);
+  // The total is bounded too, across entries each below the per-entry limit.
+  test::zip_folder(out, zip);
+  limits.max_entry = ZipLimits::kDefaultEntry;
+  limits.max_total = 500;
+  CHECK_THROWS_WITH_AS(import_cvat_masks(cp.project(), zip, {"c", false}, limits),
+                       doctest::Contains("limit"), Error);
+  CHECK(cp.project().labeled_frames("c").empty());
+  // Within the default limits the same archive imports.
+  CHECK(import_cvat_masks(cp.project(), zip, {"c", false}).imported == 12);
+}
+
+// Overwrites the uncompressed size in every header of a one-entry zip
+// (APPNOTE 4.3.7, 4.3.9, 4.3.12).
+static void lie_about_size(const fs::path& zip, std::uint32_t size) {
+  std::string z = read_file(zip);
+  auto put = [&](const char* signature, std::size_t offset) {
+    const auto at = z.find(std::string(signature, 4));
+    if (at == std::string::npos) return;
+    for (int i = 0; i < 4; ++i) z[at + offset + i] = static_cast<char>(size >> (8 * i));
+  };
+  put("PK\x03\x04", 22);  // local file header
+  put("PK\x07\x08", 12);  // data descriptor
+  put("PK\x01\x02", 24);  // central directory
+  atomic_write(zip, z);
+}
+
+TEST_CASE("extract_zip counts inflated bytes when a header lies about the size, and refuses junk") {
+  test::ScratchDir tmp("zip-stream");
+  const fs::path zip = tmp / "big.zip";
+  test::write_zip(zip, {{"big.bin", std::string(3 << 20, 'a'), ""}});
+  ZipLimits limits;
+  limits.max_entry = 1 << 20;
+  CHECK_THROWS_WITH_AS(extract_zip(zip, tmp / "out", limits), doctest::Contains("declares"), Error);
+  // The headers now claim 1000 bytes: only the count while inflating stops it.
+  lie_about_size(zip, 1000);
+  CHECK_THROWS_WITH_AS(extract_zip(zip, tmp / "lie", limits),
+                       doctest::Contains("'big.bin'): inflates beyond"), Error);
+  test::write_zip(zip, {{"big.bin", std::string(3 << 20, 'a'), ""}});
+  limits.max_entry = 4 << 20;
+  extract_zip(zip, tmp / "ok", limits);
+  CHECK(fs::file_size(tmp / "ok" / "big.bin") == (3u << 20));
+  atomic_write(tmp / "junk.zip", std::string("not a zip at all"));
+  CHECK_THROWS_WITH_AS(extract_zip(tmp / "junk.zip", tmp / "j"), doctest::Contains("junk.zip"),
+                       Error);
 }
 
 TEST_CASE("export mmseg: img_dir/ann_dir per subset, class list, CD CSV") {
@@ -158,10 +239,11 @@ TEST_CASE("CLI: assign -> agreement -> adjudicate -> split -> export -> import-m
   }
   test::CurationProject cp("cli-curation");
   cp.add_frames(24, 4, 8);
-  const std::string dir = "'" + cp.root().string() + "'";
+  const std::string dir = cp.root().string();
   std::string out;
   REQUIRE_MESSAGE(
-      test::run_command(excap + " assign " + dir + " --annotators a,b --seed 3", &out) == 0, out);
+      test::run_command({excap, "assign", dir, "--annotators", "a,b", "--seed", "3"}, &out) == 0,
+      out);
   CHECK(out.find("newly assigned 24") != std::string::npos);
   // Plant labels: most agree; every 4th frame has A's lesion moved; frame 5
   // disagrees on CD.
@@ -173,15 +255,14 @@ TEST_CASE("CLI: assign -> agreement -> adjudicate -> split -> export -> import-m
     ++i;
   }
   const fs::path report = cp.root().parent_path() / "report";
-  REQUIRE_MESSAGE(test::run_command(
-                      excap + " agreement " + dir + " --out '" + report.string() + "'", &out) == 0,
+  REQUIRE_MESSAGE(test::run_command({excap, "agreement", dir, "--out", report.string()}, &out) == 0,
                   out);
   CHECK(out.find("CD kappa") != std::string::npos);
   CHECK(fs::exists(report / "agreement.md"));
-  REQUIRE_MESSAGE(
-      test::run_command(excap + " adjudicate " + dir + " --auto-accept 0.95", &out) == 0, out);
+  REQUIRE_MESSAGE(test::run_command({excap, "adjudicate", dir, "--auto-accept", "0.95"}, &out) == 0,
+                  out);
   CHECK(out.find("auto-accepted 17") != std::string::npos);
-  REQUIRE(test::run_command(excap + " adjudicate " + dir + " --list", &out) == 0);
+  REQUIRE(test::run_command({excap, "adjudicate", dir, "--list"}, &out) == 0);
   CHECK(out.find("7 undecided") != std::string::npos);
   // Settle the rest through the library, as the studio would.
   for (const auto& u : undecided_frames(cp.project())) {
@@ -189,31 +270,33 @@ TEST_CASE("CLI: assign -> agreement -> adjudicate -> split -> export -> import-m
     d.take(Side::B);
     save_expert_decision(cp.project(), d, "expert");
   }
-  REQUIRE_MESSAGE(test::run_command(excap + " split " + dir +
-                                        " --name main --ratios 0.5,0.5 --group patient --seed 1",
+  REQUIRE_MESSAGE(test::run_command({excap, "split", dir, "--name", "main", "--ratios", "0.5,0.5",
+                                     "--group", "patient", "--seed", "1"},
                                     &out) == 0,
                   out);
   CHECK(out.find("split 'main'") != std::string::npos);
   CHECK(fs::exists(cp.project().split_path("main")));
   // Impossible: 4 patients, a CD class with frames in every patient, 5 subsets? no: bad ratios.
-  CHECK(test::run_command(excap + " split " + dir + " --name bad --ratios 0.5,0.6", &out) != 0);
+  CHECK(test::run_command({excap, "split", dir, "--name", "bad", "--ratios", "0.5,0.6"}, &out) !=
+        0);
   CHECK(out.find("sum to 1") != std::string::npos);
-  CHECK(test::run_command(excap + " split " + dir + " --name main --ratios 0.5,0.5", &out) != 0);
+  CHECK(test::run_command({excap, "split", dir, "--name", "main", "--ratios", "0.5,0.5"}, &out) !=
+        0);
   CHECK(out.find("exists") != std::string::npos);
   const fs::path cvat = cp.root().parent_path() / "cvat";
-  REQUIRE_MESSAGE(test::run_command(excap + " export " + dir +
-                                        " --split main --format cvat-mask '" + cvat.string() + "'",
+  REQUIRE_MESSAGE(test::run_command({excap, "export", dir, "--split", "main", "--format",
+                                     "cvat-mask", cvat.string()},
                                     &out) == 0,
                   out);
-  REQUIRE_MESSAGE(test::run_command(excap + " import-masks " + dir + " --format cvat-mask '" +
-                                        cvat.string() + "' --user c",
+  REQUIRE_MESSAGE(test::run_command({excap, "import-masks", dir, "--format", "cvat-mask",
+                                     cvat.string(), "--user", "c"},
                                     &out) == 0,
                   out);
   CHECK(out.find("imported 24") != std::string::npos);
-  REQUIRE_MESSAGE(test::run_command(excap + " export " + dir + " --split main --format mmseg '" +
-                                        (cp.root().parent_path() / "mm").string() + "'",
+  REQUIRE_MESSAGE(test::run_command({excap, "export", dir, "--split", "main", "--format", "mmseg",
+                                     (cp.root().parent_path() / "mm").string()},
                                     &out) == 0,
                   out);
-  CHECK(test::run_command(excap + " adjudicate " + dir, &out) != 0);
+  CHECK(test::run_command({excap, "adjudicate", dir}, &out) != 0);
   CHECK(out.find("nothing to do") != std::string::npos);
 }

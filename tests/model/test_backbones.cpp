@@ -87,8 +87,8 @@ TEST_CASE(
   ScratchDir dir("model_parity");
   std::string log;
   const int rc = excap::test::run_command(
-      py + " " EXCAP_SCRIPTS_DIR "/torch_reference.py '" + dir.path().string() +
-          "' --size 64 --models resnet18,resnet50,densenet121,resnet50_dilated",
+      {py, EXCAP_SCRIPTS_DIR "/torch_reference.py", dir.path().string(), "--size", "64", "--models",
+       "resnet18,resnet50,densenet121,resnet50_dilated"},
       &log);
   REQUIRE_MESSAGE(rc == 0, log);
   torch::NoGradGuard no_grad;

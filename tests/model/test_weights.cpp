@@ -36,7 +36,7 @@ bool same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
   return true;
 }
 
-std::string excap_cmd() { return "'" + excap::test::built_binary("excap") + "'"; }
+std::string excap_cmd() { return excap::test::built_binary("excap"); }
 
 }  // namespace
 
@@ -165,16 +165,17 @@ TEST_CASE("weights: torchvision names map into every arch; legacy DenseNet keys 
 
 TEST_CASE("cli: excap model info prints parameters and GFLOPs per part") {
   std::string out;
-  REQUIRE_MESSAGE(
-      excap::test::run_command(
-          excap_cmd() + " model info --model mtcsn --backbone resnet50 --size 240", &out) == 0,
-      out);
+  REQUIRE_MESSAGE(excap::test::run_command({excap_cmd(), "model", "info", "--model", "mtcsn",
+                                            "--backbone", "resnet50", "--size", "240"},
+                                           &out) == 0,
+                  out);
   for (const char* part : {"backbone", "cls_head", "seg_head", "fusion", "total", "GFLOPs"})
     CHECK_MESSAGE(out.find(part) != std::string::npos, part);
   auto net = build_model(config("mtcsn", "resnet50"));
   CHECK(out.find(std::to_string(count_parameters(*net))) != std::string::npos);
-  CHECK(excap::test::run_command(excap_cmd() + " model info --model unet --backbone resnet50",
-                                 &out) != 0);
+  CHECK(excap::test::run_command(
+            {excap_cmd(), "model", "info", "--model", "unet", "--backbone", "resnet50"}, &out) !=
+        0);
   CHECK(out.find("unet") != std::string::npos);
 }
 
@@ -185,12 +186,12 @@ TEST_CASE(
   auto tv = make_backbone({"tiny", true, 1000});
   save_tensors(dir / "tv.safetensors", state_dict(*tv));
   std::string out;
-  REQUIRE_MESSAGE(excap::test::run_command(excap_cmd() + " weights import '" +
-                                               (dir / "tv.safetensors").string() +
-                                               "' --arch cross_stitch --backbone tiny --out '" +
-                                               (dir / "w.safetensors").string() + "'",
-                                           &out) == 0,
-                  out);
+  REQUIRE_MESSAGE(
+      excap::test::run_command(
+          {excap_cmd(), "weights", "import", (dir / "tv.safetensors").string(), "--arch",
+           "cross_stitch", "--backbone", "tiny", "--out", (dir / "w.safetensors").string()},
+          &out) == 0,
+      out);
   CHECK(out.find("fc.weight") != std::string::npos);  // dropped keys are listed
   const ModelConfig c = read_weights_config(dir / "w.safetensors");
   CHECK(c.arch == "cross_stitch");
@@ -202,25 +203,22 @@ TEST_CASE(
                      state_dict(*tv).at("layer2.0.conv1.weight")));
 
   // A backbone that does not fit the arch is refused with the tensor's name.
-  CHECK(excap::test::run_command(excap_cmd() + " weights import '" +
-                                     (dir / "tv.safetensors").string() +
-                                     "' --arch mtcsn --backbone resnet18 --out '" +
-                                     (dir / "x.safetensors").string() + "'",
-                                 &out) != 0);
+  CHECK(excap::test::run_command(
+            {excap_cmd(), "weights", "import", (dir / "tv.safetensors").string(), "--arch", "mtcsn",
+             "--backbone", "resnet18", "--out", (dir / "x.safetensors").string()},
+            &out) != 0);
   CHECK(out.find("'backbone.bn1.bias' needs [64]") != std::string::npos);
   CHECK(excap::test::run_command(
-            excap_cmd() + " weights import '" + (dir / "missing.safetensors").string() +
-                "' --arch mtcsn --out '" + (dir / "x.safetensors").string() + "'",
+            {excap_cmd(), "weights", "import", (dir / "missing.safetensors").string(), "--arch",
+             "mtcsn", "--out", (dir / "x.safetensors").string()},
             &out) != 0);
   CHECK(out.find("missing.safetensors") != std::string::npos);
 
   // A .pth without a python that has torch: a clear message, not a crash.
   excap::atomic_write(dir / "state.pth", std::string("not a pickle"));
-  CHECK(excap::test::run_command("EXCAP_PYTHON=/nonexistent/python3 " + excap_cmd() +
-                                     " weights import '" + (dir / "state.pth").string() +
-                                     "' --arch mtcsn --out '" + (dir / "x.safetensors").string() +
-                                     "'",
-                                 &out) != 0);
+  CHECK(excap::test::run_command({excap_cmd(), "weights", "import", (dir / "state.pth").string(),
+                                  "--arch", "mtcsn", "--out", (dir / "x.safetensors").string()},
+                                 &out, {{"EXCAP_PYTHON", "/nonexistent/python3"}}) != 0);
   CHECK(out.find("python3-torch") != std::string::npos);
   CHECK(out.find("state.pth") != std::string::npos);
 }
@@ -242,20 +240,18 @@ TEST_CASE(
       (dir / "dn.pth").string() + "')\n";
   excap::atomic_write(dir / "make.py", script);
   std::string out;
-  REQUIRE_MESSAGE(excap::test::run_command(py + " '" + (dir / "make.py").string() + "'", &out) == 0,
-                  out);
+  REQUIRE_MESSAGE(excap::test::run_command({py, (dir / "make.py").string()}, &out) == 0, out);
   REQUIRE_MESSAGE(
-      excap::test::run_command(excap_cmd() + " weights import '" + (dir / "dn.pth").string() +
-                                   "' --arch mtcsn --backbone densenet121 --out '" +
-                                   (dir / "w.safetensors").string() + "'",
-                               &out) == 0,
+      excap::test::run_command(
+          {excap_cmd(), "weights", "import", (dir / "dn.pth").string(), "--arch", "mtcsn",
+           "--backbone", "densenet121", "--out", (dir / "w.safetensors").string()},
+          &out) == 0,
       out);
   auto net = build_model(read_weights_config(dir / "w.safetensors"));
   const LoadReport r = load_weights(dir / "w.safetensors", *net, false);
   CHECK(r.unexpected.empty());
   CHECK(r.loaded == 727 - 2);  // torchvision densenet121's state dict minus its classifier
-  CHECK(excap::test::run_command(excap_cmd() + " weights import '" + (dir / "make.py").string() +
-                                     "' --arch mtcsn --out '" + (dir / "x.safetensors").string() +
-                                     "'",
+  CHECK(excap::test::run_command({excap_cmd(), "weights", "import", (dir / "make.py").string(),
+                                  "--arch", "mtcsn", "--out", (dir / "x.safetensors").string()},
                                  &out) != 0);
 }

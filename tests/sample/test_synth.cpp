@@ -290,11 +290,12 @@ TEST_CASE("cli: excap synth writes a sample and refuses a non-empty folder") {
   std::string out;
   const std::string dir = (tmp / "s").string();
   CHECK(excap::test::run_command(
-            exe + " synth " + dir + " --patients 1 --seconds 2 --size 96 --seed 4", &out) == 0);
+            {exe, "synth", dir, "--patients", "1", "--seconds", "2", "--size", "96", "--seed", "4"},
+            &out) == 0);
   CHECK(out.find("wrote sample") != std::string::npos);
   CHECK(fs::exists(tmp / "s" / "project" / "project.json"));
-  CHECK(excap::test::run_command(exe + " synth " + dir, &out) != 0);
+  CHECK(excap::test::run_command({exe, "synth", dir}, &out) != 0);
   CHECK(out.find("not empty") != std::string::npos);
-  CHECK(excap::test::run_command(exe + " synth " + (tmp / "t").string() + " --size 7", &out) != 0);
+  CHECK(excap::test::run_command({exe, "synth", (tmp / "t").string(), "--size", "7"}, &out) != 0);
   CHECK(out.find("--size") != std::string::npos);
 }

@@ -195,36 +195,41 @@ TEST_CASE("excap import / clips / extract / relink from the command line") {
   test::write_test_video(video, {60, 10});
   const std::string dir = (tmp / "proj").string();
   std::string out;
-  auto run = [&](const std::string& args) { return test::run_command(excap + " " + args, &out); };
-  REQUIRE(run("init " + dir) == 0);
-  REQUIRE(run("import " + dir + " " + video.string() + " --patient 'Max Mustermann'") == 0);
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), excap);
+    return test::run_command(args, &out);
+  };
+  REQUIRE(run({"init", dir}) == 0);
+  REQUIRE(run({"import", dir, video.string(), "--patient", "Max Mustermann"}) == 0);
   CHECK(out.find("imported v001") != std::string::npos);
-  CHECK(run("import " + dir + " " + video.string() + " --patient 'Max Mustermann'") == 1);
+  CHECK(run({"import", dir, video.string(), "--patient", "Max Mustermann"}) == 1);
   CHECK(out.find("already imported") != std::string::npos);
-  CHECK(run("clips add " + dir + " --video v001 --from 00:00:01.000 --to 40 --note ok") == 0);
+  CHECK(run({"clips", "add", dir, "--video", "v001", "--from", "00:00:01.000", "--to", "40",
+             "--note", "ok"}) == 0);
   CHECK(out.find("v001-c1: frames [10, 40)") != std::string::npos);
-  CHECK(run("clips add " + dir + " --video v001 --from 30 --to 50") != 0);
+  CHECK(run({"clips", "add", dir, "--video", "v001", "--from", "30", "--to", "50"}) != 0);
   CHECK(out.find("overlaps clip v001-c1") != std::string::npos);
-  CHECK(run("clips add " + dir + " --video v001 --from 50 --to 00:00:06.100") != 0);
+  CHECK(run({"clips", "add", dir, "--video", "v001", "--from", "50", "--to", "00:00:06.100"}) != 0);
   CHECK(out.find("past the end") != std::string::npos);
-  CHECK(run("clips add " + dir + " --video v001 --from 30 --to 50 --merge") == 0);
+  CHECK(run({"clips", "add", dir, "--video", "v001", "--from", "30", "--to", "50", "--merge"}) ==
+        0);
   CHECK(out.find("merged with v001-c1") != std::string::npos);
-  CHECK(run("clips list " + dir) == 0);
+  CHECK(run({"clips", "list", dir}) == 0);
   CHECK(out.find("v001-c1  video v001  frames [10, 50)") != std::string::npos);
-  CHECK(run("extract " + dir + " --fps 2 --every 3") != 0);  // one or the other
-  CHECK(run("extract " + dir + " --every 5 --dedupe 0") == 0);
+  CHECK(run({"extract", dir, "--fps", "2", "--every", "3"}) != 0);  // one or the other
+  CHECK(run({"extract", dir, "--every", "5", "--dedupe", "0"}) == 0);
   CHECK(out.find("written 8, kept existing 0") != std::string::npos);
   CHECK(out.find("8/8 frames") != std::string::npos);  // the progress line
-  CHECK(run("extract " + dir + " --every 5 --quiet") == 0);
+  CHECK(run({"extract", dir, "--every", "5", "--quiet"}) == 0);
   CHECK(out.find("written 0, kept existing 8") != std::string::npos);
   fs::rename(video, tmp / "moved.mkv");
-  CHECK(run("extract " + dir + " --every 2 --quiet") == 3);
+  CHECK(run({"extract", dir, "--every", "2", "--quiet"}) == 3);
   CHECK(out.find("excap relink") != std::string::npos);
-  CHECK(run("relink " + dir + " " + tmp.path().string()) == 0);
+  CHECK(run({"relink", dir, tmp.path().string()}) == 0);
   CHECK(out.find("relinked v001") != std::string::npos);
-  CHECK(run("extract " + dir + " --every 2 --quiet") == 0);
-  CHECK(run("clips remove " + dir + " v001-c1") != 0);
+  CHECK(run({"extract", dir, "--every", "2", "--quiet"}) == 0);
+  CHECK(run({"clips", "remove", dir, "v001-c1"}) != 0);
   CHECK(out.find("--drop-frames") != std::string::npos);
-  CHECK(run("clips remove " + dir + " v001-c1 --drop-frames") == 0);
+  CHECK(run({"clips", "remove", dir, "v001-c1", "--drop-frames"}) == 0);
   CHECK(files_containing(dir, "Mustermann").empty());
 }

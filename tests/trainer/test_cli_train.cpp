@@ -24,14 +24,25 @@ TEST_CASE("cli: pack, train, eval and compare a tiny run; Ctrl-C saves and --res
   test::make_synthetic_project(dir.path(), "syn", o);
   const std::string d = dir.path().string();
   std::string out;
-  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " pack " + d + " --split syn --size 32", &out) == 0, out);
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "pack", d, "--split", "syn", "--size", "32"}, &out) == 0,
+      out);
   CHECK(out.find("train: 16 frames") != std::string::npos);
-  const std::string train = excap_cmd() + " train " + d +
-                            " --split syn --size 32 --model mtcsn --backbone tiny --device cpu --threads 2";
-  REQUIRE_MESSAGE(test::run_command(train + " --iters 6 --val-interval 3 --run a", &out) == 0, out);
+  const std::vector<std::string> train = {
+      excap_cmd(), "train",      d,      "--split",  "syn", "--size",    "32", "--model",
+      "mtcsn",     "--backbone", "tiny", "--device", "cpu", "--threads", "2"};
+  auto with = [](std::vector<std::string> argv, const std::vector<std::string>& more) {
+    argv.insert(argv.end(), more.begin(), more.end());
+    return argv;
+  };
+  REQUIRE_MESSAGE(
+      test::run_command(with(train, {"--iters", "6", "--val-interval", "3", "--run", "a"}), &out) ==
+          0,
+      out);
   CHECK(out.find("val@6") != std::string::npos);
   CHECK(out.find("it/s") != std::string::npos);
-  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " eval " + d + " --run a --device cpu", &out) == 0, out);
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "eval", d, "--run", "a", "--device", "cpu"}, &out) == 0, out);
   CHECK(out.find("mIoU") != std::string::npos);
   CHECK(fs::exists(dir.path() / "runs/a/eval/test/report.md"));
   CHECK(fs::exists(dir.path() / "runs/a/config.json"));
@@ -46,41 +57,58 @@ TEST_CASE("cli: pack, train, eval and compare a tiny run; Ctrl-C saves and --res
   CHECK(lines >= 4);
 
   // Ctrl-C: a long run is interrupted after its first log line, saves, and resumes.
-  const std::string long_run = train + " --iters 100000 --log-interval 1 --run b";
+  // The one test that needs a shell: a background job, a wait loop and a signal.
+  // Paths and the command arrive as positional parameters, never spliced into the script.
   const std::string script =
-      "(" + long_run + " > " + d + "/b.log 2>&1 & pid=$!; "
-      "for i in $(seq 1 600); do grep -q '\"lr\"' " + d + "/runs/b/metrics.jsonl 2>/dev/null && break; sleep 0.1; done; "
-      "kill -INT $pid; wait $pid; echo \"exit=$?\")";
-  REQUIRE(test::run_command(script, &out) == 0);
+      "\"$@\" --iters 100000 --log-interval 1 --run b > \"$LOG\" 2>&1 & pid=$!; "
+      "for i in $(seq 1 600); do grep -q '\"lr\"' \"$METRICS\" 2>/dev/null && break; sleep 0.1; "
+      "done; "
+      "kill -INT $pid; wait $pid; echo \"exit=$?\"";
+  REQUIRE(test::run_command(with({"sh", "-c", script, "sh"}, train), &out,
+                            {{"LOG", d + "/b.log"}, {"METRICS", d + "/runs/b/metrics.jsonl"}}) ==
+          0);
   CHECK_MESSAGE(out.find("exit=130") != std::string::npos, out);
   CHECK(fs::exists(dir.path() / "runs/b/checkpoints/latest.json"));
   auto latest = read_json_file(dir.path() / "runs/b/checkpoints/latest.json");
   CHECK(latest["iter"].get<int>() >= 1);
 
-  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " train " + d + " --run b --resume --iters " +
-                                        std::to_string(latest["iter"].get<int>() + 2) +
-                                        " --device cpu --threads 2", &out) == 0, out);
+  REQUIRE_MESSAGE(test::run_command({excap_cmd(), "train", d, "--run", "b", "--resume", "--iters",
+                                     std::to_string(latest["iter"].get<int>() + 2), "--device",
+                                     "cpu", "--threads", "2"},
+                                    &out) == 0,
+                  out);
   CHECK(read_json_file(dir.path() / "runs/b/checkpoints/latest.json")["iter"].get<int>() ==
         latest["iter"].get<int>() + 2);
-  REQUIRE(test::run_command(excap_cmd() + " eval " + d + " --run b --device cpu", &out) == 0);
-  REQUIRE_MESSAGE(test::run_command(excap_cmd() + " compare " + d + " --runs a,b --out " + d + "/t5.md", &out) == 0, out);
+  REQUIRE(test::run_command({excap_cmd(), "eval", d, "--run", "b", "--device", "cpu"}, &out) == 0);
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "compare", d, "--runs", "a,b", "--out", d + "/t5.md"},
+                        &out) == 0,
+      out);
   CHECK(out.find("| a | MTCSN | Tiny | 6 |") != std::string::npos);
   CHECK(fs::exists(dir.path() / "t5.md"));
   // Bad input: a clear message and a non-zero exit.
-  CHECK(test::run_command(excap_cmd() + " eval " + d + " --run nope", &out) != 0);
+  CHECK(test::run_command({excap_cmd(), "eval", d, "--run", "nope"}, &out) != 0);
   CHECK(out.find("nope") != std::string::npos);
-  CHECK(test::run_command(excap_cmd() + " train " + d + " --split syn --size 32 --backbone tiny "
-                          "--iters 2 --run c --device cuda", &out) != 0);
+  CHECK(test::run_command({excap_cmd(), "train", d, "--split", "syn", "--size", "32", "--backbone",
+                           "tiny", "--iters", "2", "--run", "c", "--device", "cuda"},
+                          &out) != 0);
   CHECK(out.find("CUDA") != std::string::npos);
 }
 
 TEST_CASE("cli: bench train runs the C++ step next to the same network in PyTorch Python") {
   const std::string py = test::reference_python();
   std::string out;
-  const std::string cmd = excap_cmd() +
-                          " bench train --model mtcsn --backbone resnet18 --size 64 --batch 2 --iters 2 "
-                          "--warmup 1 --threads 2 --device cpu --no-conv-peak --python " +
-                          (py.empty() ? std::string("none") : py);
+  const std::vector<std::string> cmd = {excap_cmd(), "bench",
+                                        "train",     "--model",
+                                        "mtcsn",     "--backbone",
+                                        "resnet18",  "--size",
+                                        "64",        "--batch",
+                                        "2",         "--iters",
+                                        "2",         "--warmup",
+                                        "1",         "--threads",
+                                        "2",         "--device",
+                                        "cpu",       "--no-conv-peak",
+                                        "--python",  py.empty() ? std::string("none") : py};
   REQUIRE_MESSAGE(test::run_command(cmd, &out) == 0, out);
   std::cout << out;
   CHECK(out.find("C++") != std::string::npos);

@@ -246,26 +246,28 @@ TEST_CASE("excap triage and bench triage on the command line") {
   ScratchDir out("triage-cli");
   const std::string excap = test::built_binary("excap");
   std::string text;
-  REQUIRE(test::run_command(excap + " triage --help", &text) == 0);
+  REQUIRE(test::run_command({excap, "triage", "--help"}, &text) == 0);
   CHECK(text.find("--min-gap") != std::string::npos);
-  const std::string cmd = excap + " triage '" + fx.video.string() + "' --run '" + fx.run_dir.string() +
-                          "' --fps 5 --keep 0.1 --threads 2 --out '" + (out / "t").string() + "'";
-  REQUIRE(test::run_command(cmd, &text) == 0);
+  REQUIRE(
+      test::run_command({excap, "triage", fx.video.string(), "--run", fx.run_dir.string(), "--fps",
+                         "5", "--keep", "0.1", "--threads", "2", "--out", (out / "t").string()},
+                        &text) == 0);
   INFO(text);
   CHECK(text.find("kept") != std::string::npos);
   const auto rows = read_csv(out / "t" / "frames.csv");
   CHECK(rows.size() == fx.truth_cd.size() / 2 + 1);  // 10 fps video at 5 fps: every other frame
   CHECK(fs::exists(out / "t" / "summary.json"));
 
-  CHECK(test::run_command(excap + " triage '" + fx.video.string() + "' --run '" +
-                              (fx.root / "runs" / "missing").string() + "' --out '" + (out / "u").string() + "'",
+  CHECK(test::run_command({excap, "triage", fx.video.string(), "--run",
+                           (fx.root / "runs" / "missing").string(), "--out", (out / "u").string()},
                           &text) == 1);
   CHECK(text.find("no such run folder") != std::string::npos);
 
   // The benchmark prints frames/s, GFLOP/s and the conv peak (no Python peer here: it is a figure, not a test).
-  REQUIRE(test::run_command(excap + " bench triage '" + fx.video.string() + "' --run '" + fx.run_dir.string() +
-                                "' --frames 32 --threads 2 --python '' --no-variants",
-                            &text) == 0);
+  REQUIRE(
+      test::run_command({excap, "bench", "triage", fx.video.string(), "--run", fx.run_dir.string(),
+                         "--frames", "32", "--threads", "2", "--python", "", "--no-variants"},
+                        &text) == 0);
   CHECK(text.find("frames/s") != std::string::npos);
   CHECK(text.find("GFLOP/s") != std::string::npos);
   CHECK(text.find("conv peak") != std::string::npos);
@@ -298,7 +300,7 @@ TEST_CASE("bench triage figures (tiny fixture model and an MTCSN at 240x240)" * 
     b.triage.run_dir = r;
     b.frames = r == fx.run_dir ? 0 : 32;
     b.python = "/usr/bin/python3";
-    b.python_script = fs::path(EXCAP_SOURCE_DIR) / "scripts" / "bench_triage_reference.py";
+    b.python_script = fs::path(EXCAP_SOURCE_DIR) / "bench" / "peers" / "bench_triage_reference.py";
     const trainer::BenchTriageResult res = trainer::bench_triage(b);
     MESSAGE(trainer::format_bench_triage(res));
   }

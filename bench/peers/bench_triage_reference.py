@@ -6,7 +6,7 @@ PyTorch eager runs the batch (torch.inference_mode, no folding).
 
 The network mirrors model/backbone.cpp (ResNet family, any width and
 dilation, including the "tiny" test backbone that torchvision cannot build)
-and reuses the heads of scripts/bench_train_reference.py (model/heads.cpp).
+and reuses the heads of bench/peers/bench_train_reference.py (model/heads.cpp).
 Weights come from the run's checkpoint safetensors and load with strict=True,
 which proves both sides run the same architecture.
 

@@ -1,0 +1,169 @@
+// excap bench extract | train | triage: option parsing and printing only; the
+// measurements are in bench/. Each is registered when its libraries are built.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/fsutil.h"
+#include "common/resources.h"
+#ifdef EXCAP_HAVE_OPENCV
+#include "bench/extract_bench.h"
+#endif
+#ifdef EXCAP_HAVE_TORCH
+#include "bench/train_bench.h"
+#endif
+#ifdef EXCAP_HAVE_TRIAGE
+#include "bench/triage_bench.h"
+#include "cli/triage_args.h"
+#endif
+
+namespace excap::cli {
+namespace {
+
+#ifdef EXCAP_HAVE_OPENCV
+int print_extract_bench(const ExtractBenchOptions& o) {
+  const ExtractBenchResult r = bench_extract(o);
+  const Video& v = r.video;
+  std::cout << "video      " << v.width << "x" << v.height << " " << v.codec << ", " << v.fps
+            << " fps, " << v.frames << " frames\n";
+  std::cout << "import     " << std::fixed << std::setprecision(3) << r.import_s
+            << " s (probe + sha256; not part of the comparison)\n";
+  std::cout << "excap      " << r.excap_s << " s for " << r.report.written << " PNG frames at "
+            << o.fps << " fps (field of view detected and blanked, dHash, frames.json)\n";
+  for (const auto& w : r.report.warnings) std::cerr << "excap: warning: " << w << "\n";
+  if (!r.ffmpeg_found) {
+    std::cout << "ffmpeg     not found on PATH: comparison skipped\n";
+    return 0;
+  }
+  const std::string line = display_command(r.ffmpeg_argv);
+  if (!r.ffmpeg_ok) {
+    std::cerr << "excap: ffmpeg failed (" << line << "): " << r.ffmpeg_failure << "\n";
+    return 1;
+  }
+  std::cout << "ffmpeg     " << r.ffmpeg_s << " s for " << r.ffmpeg_frames << " PNG frames ("
+            << line << ")\n";
+  std::cout << "ratio      excap/ffmpeg = " << std::setprecision(2) << r.excap_s / r.ffmpeg_s
+            << (r.excap_s <= r.ffmpeg_s ? " (not slower)" : " (slower)") << "\n";
+  return 0;
+}
+
+void register_bench_extract(CLI::App* bench, Registry& reg) {
+  auto* cmd = bench->add_subcommand(
+      "extract", "Time our extraction against ffmpeg -vf fps=F on the same video, in one run");
+  auto o = std::make_shared<ExtractBenchOptions>();
+  auto video = std::make_shared<std::string>();
+  cmd->add_option("VIDEO", *video, "Video file")->required();
+  cmd->add_option("--fps", o->fps, "Output rate")->capture_default_str();
+  cmd->add_flag("--keep", o->keep, "Keep the scratch folder");
+  reg.add(cmd, [=] {
+    ExtractBenchOptions run = *o;
+    run.video = *video;
+    return print_extract_bench(run);
+  });
+}
+#endif
+
+#ifdef EXCAP_HAVE_TORCH
+void register_bench_train(CLI::App* bench, Registry& reg) {
+  auto* cmd = bench->add_subcommand(
+      "train", "Training-step speed (C++) next to the same network in PyTorch Python");
+  auto opt = std::make_shared<trainer::BenchTrainOptions>();
+  auto python = std::make_shared<std::string>("/usr/bin/python3");
+  auto script = std::make_shared<std::string>();
+  auto json_out = std::make_shared<std::string>();
+  opt->model.backbone = "resnet18";
+  model::ModelConfig& m = opt->model;
+  cmd->add_option("--model", m.arch, "mtcsn, cls, seg_fcn, seg_aspp, hard_share, cross_stitch")
+      ->capture_default_str();
+  cmd->add_option("--backbone", m.backbone, "resnet18/34/50/101, densenet121, tiny")
+      ->capture_default_str();
+  cmd->add_option("--fusion-pool", m.fusion_pool, "cross fusion pooling: avg or max")
+      ->capture_default_str();
+  cmd->add_flag("--dilated,!--no-dilated", m.dilated, "output stride 8 (default on)");
+  cmd->add_option("--size", opt->size, "Input size")->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--iters", opt->iters, "Timed steps")->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "Threads for both programs (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--device", opt->device, "auto, cpu, cuda")->capture_default_str();
+  cmd->add_option("--python", *python, "Python with torch for the peer ('none' to skip)")
+      ->capture_default_str();
+  cmd->add_option("--script", *script,
+                  "The peer script (default: share/excap/peers/bench_train_reference.py)");
+  cmd->add_flag("--conv-peak,!--no-conv-peak", opt->conv_peak, "Also measure the 3x3 conv peak");
+  cmd->add_option("--json", *json_out, "Write the figures as JSON too");
+  reg.add(cmd, [=] {
+    trainer::BenchTrainOptions o = *opt;
+    if (*python != "none") {
+      o.python = *python;
+      o.python_script =
+          script->empty() ? resource_path("peers/bench_train_reference.py") : fs::path(*script);
+    }
+    const trainer::BenchTrainResult r = trainer::bench_train(o);
+    std::cout << trainer::format_bench(o, r);
+    if (!json_out->empty()) atomic_write(*json_out, trainer::bench_json(o, r).dump(2));
+    return 0;
+  });
+}
+#endif
+
+#ifdef EXCAP_HAVE_TRIAGE
+int run_bench_triage(const TriageCli& o) {
+  trainer::BenchTriageOptions b;
+  b.triage = triage_options(o);
+  b.frames = o.frames;
+  b.variants = !o.no_variants;
+  b.conv_peak = !o.no_peak;
+  b.python = o.python;
+  std::error_code ec;
+  if (!b.python.empty() && !fs::exists(b.python, ec)) b.python.clear();
+  if (!b.python.empty())
+    b.python_script = o.python_script.empty() ? resource_path("peers/bench_triage_reference.py")
+                                              : fs::path(o.python_script);
+  const trainer::BenchTriageResult r = trainer::bench_triage(b);
+  std::cout << trainer::format_bench_triage(r);
+  if (!o.json_out.empty()) atomic_write(o.json_out, trainer::bench_triage_json(r).dump(2) + "\n");
+  return 0;
+}
+
+void register_bench_triage(CLI::App* bench, Registry& reg) {
+  CLI::App* cmd =
+      bench->add_subcommand("triage", "Triage speed next to a PyTorch eager + OpenCV Python peer");
+  auto ob = std::make_shared<TriageCli>();
+  add_triage_options(cmd, *ob);
+  cmd->add_option("--frames", ob->frames, "Frames per timed run (0: the whole video)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-variants", ob->no_variants, "Skip the BN-unfolded and channels-last runs");
+  cmd->add_flag("--no-peak", ob->no_peak, "Skip the 3x3 convolution peak measurement");
+  cmd->add_option("--python", ob->python, "Interpreter of the Python peer (empty: skip it)");
+  cmd->add_option("--python-script", ob->python_script,
+                  "Default: share/excap/peers/bench_triage_reference.py");
+  cmd->add_option("--json", ob->json_out, "Also write the figures as JSON here");
+  reg.add(cmd, [ob] { return run_bench_triage(*ob); });
+}
+#endif
+
+}  // namespace
+
+void register_bench_commands(CLI::App& app, Registry& reg) {
+#if defined(EXCAP_HAVE_OPENCV) || defined(EXCAP_HAVE_TORCH)
+  CLI::App* bench = group(app, "bench", "Benchmarks");
+#ifdef EXCAP_HAVE_OPENCV
+  register_bench_extract(bench, reg);
+#endif
+#ifdef EXCAP_HAVE_TORCH
+  register_bench_train(bench, reg);
+#endif
+#ifdef EXCAP_HAVE_TRIAGE
+  register_bench_triage(bench, reg);
+#endif
+#else
+  (void)app, (void)reg;  // nothing to measure without OpenCV or LibTorch
+#endif
+}
+
+}  // namespace excap::cli
