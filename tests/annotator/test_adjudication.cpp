@@ -6,7 +6,7 @@
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
 #include "common/error.h"
-#include "studio_fixture.h"
+#include "support/project_builder.h"
 #include "test_support.h"
 
 using namespace excap;

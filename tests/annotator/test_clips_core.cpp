@@ -8,7 +8,7 @@
 #include "annotator/core/video_cursor.h"
 #include "stage1/stage1.h"
 #include "media/video.h"
-#include "studio_fixture.h"
+#include "support/project_builder.h"
 #include "test_support.h"
 
 using namespace excap;

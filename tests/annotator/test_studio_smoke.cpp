@@ -14,7 +14,7 @@
 #include "annotator/core/tools.h"
 #include "common/process.h"
 #include "stage1/stage1.h"
-#include "studio_fixture.h"
+#include "support/project_builder.h"
 #include "test_support.h"
 
 using namespace excap;

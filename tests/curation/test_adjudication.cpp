@@ -4,7 +4,7 @@
 
 #include "curation/adjudication.h"
 #include "common/error.h"
-#include "curation/test_curation_fixture.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "curation/agreement.h"
 #include "curation/assign.h"
-#include "curation/test_curation_fixture.h"
+#include "support/project_builder.h"
 #include "report/agreement_report.h"
 #include "report/plots.h"
 

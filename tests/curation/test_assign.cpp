@@ -5,7 +5,7 @@
 
 #include "curation/assign.h"
 #include "common/error.h"
-#include "curation/test_curation_fixture.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 

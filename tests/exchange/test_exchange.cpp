@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "curation/adjudication.h"
 #include "curation/split.h"
-#include "curation/test_curation_fixture.h"
+#include "support/project_builder.h"
 #include "exchange/exchange.h"
 #include "zip_writer.h"
 

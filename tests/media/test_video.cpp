@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "media/video.h"
-#include "stage1/test_stage1_video.h"
+#include "support/test_video.h"
 #include "test_support.h"
 
 using namespace excap;

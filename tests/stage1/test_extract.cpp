@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "media/imageio.h"
 #include "stage1/stage1.h"
-#include "stage1/test_stage1_video.h"
+#include "support/test_video.h"
 #include "test_support.h"
 
 using namespace excap;

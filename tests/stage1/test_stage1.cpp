@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/sha256.h"
 #include "stage1/stage1.h"
-#include "stage1/test_stage1_video.h"
+#include "support/test_video.h"
 #include "test_support.h"
 
 using namespace excap;

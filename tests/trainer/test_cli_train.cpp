@@ -8,7 +8,7 @@
 
 #include "store/project.h"
 #include "test_support.h"
-#include "trainer_fixtures.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 

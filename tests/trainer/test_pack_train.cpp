@@ -14,7 +14,7 @@
 #include "trainer/pack.h"
 #include "trainer/packed.h"
 #include "trainer/train_config.h"
-#include "trainer_fixtures.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 using namespace excap::trainer;

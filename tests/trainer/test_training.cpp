@@ -20,7 +20,7 @@
 #include "report/eval_report.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
-#include "trainer_fixtures.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 using namespace excap::trainer;
