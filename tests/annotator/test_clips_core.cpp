@@ -6,8 +6,8 @@
 
 #include "annotator/core/extract_job.h"
 #include "annotator/core/video_cursor.h"
-#include "stage1/stage1.h"
 #include "media/video.h"
+#include "stage1/stage1.h"
 #include "support/project_builder.h"
 #include "test_support.h"
 

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "curation/adjudication.h"
 #include "common/error.h"
+#include "curation/adjudication.h"
 #include "support/project_builder.h"
 
 using namespace excap;

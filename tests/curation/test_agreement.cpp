@@ -7,9 +7,9 @@
 #include "common/error.h"
 #include "curation/agreement.h"
 #include "curation/assign.h"
-#include "support/project_builder.h"
 #include "report/agreement_report.h"
 #include "report/plots.h"
+#include "support/project_builder.h"
 
 using namespace excap;
 

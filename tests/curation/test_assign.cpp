@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "curation/assign.h"
 #include "common/error.h"
+#include "curation/assign.h"
 #include "support/project_builder.h"
 
 using namespace excap;

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/error.h"
 #include "curation/adjudication.h"
 #include "curation/assign.h"
-#include "common/error.h"
 #include "curation/split.h"
 #include "support/project_builder.h"
 

@@ -6,8 +6,8 @@
 #include "common/error.h"
 #include "curation/adjudication.h"
 #include "curation/split.h"
-#include "support/project_builder.h"
 #include "exchange/exchange.h"
+#include "support/project_builder.h"
 #include "zip_writer.h"
 
 using namespace excap;

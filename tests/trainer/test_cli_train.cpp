@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "store/project.h"
-#include "test_support.h"
 #include "support/project_builder.h"
+#include "test_support.h"
 
 using namespace excap;
 

@@ -9,17 +9,18 @@
 #include "common/error.h"
 #include "media/imageio.h"
 #include "store/project.h"
+#include "support/project_builder.h"
 #include "test_support.h"
 #include "trainer/data.h"
 #include "trainer/pack.h"
 #include "trainer/packed.h"
 #include "trainer/train_config.h"
-#include "support/project_builder.h"
 
 using namespace excap;
 using namespace excap::trainer;
 
-TEST_CASE("pack writes one safetensors per subset with ids, NHWC images and nearest-resized masks") {
+TEST_CASE(
+    "pack writes one safetensors per subset with ids, NHWC images and nearest-resized masks") {
   test::ScratchDir dir("trainer_pack");
   test::SyntheticSetOptions o;
   o.size = 40;
@@ -73,7 +74,8 @@ TEST_CASE("pack reports frames without a final label instead of skipping them") 
   CHECK_THROWS_AS(pack_split(p, po), Error);
 }
 
-TEST_CASE("batches are deterministic, cover each epoch once, and depend only on (seed, iteration)") {
+TEST_CASE(
+    "batches are deterministic, cover each epoch once, and depend only on (seed, iteration)") {
   auto a = batch_indices(5, 3, 4, 10);
   CHECK(a == batch_indices(5, 3, 4, 10));
   CHECK(a != batch_indices(6, 3, 4, 10));
