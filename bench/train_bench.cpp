@@ -183,7 +183,7 @@ std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) 
   std::snprintf(buf, sizeof buf,
                 "model %s/%s, %dx%d, batch %d, %d timed steps after %d warm-up, device %s, %d threads\n"
                 "%lld parameters, %.2f GFLOP per training step (analytic conv+linear, 3x forward)\n",
-                o.model.arch.c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch, o.iters,
+                model::to_string(o.model.arch).c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch, o.iters,
                 o.warmup, r.device.c_str(), r.threads, static_cast<long long>(r.params),
                 r.gflop_per_step);
   s << buf;

@@ -52,7 +52,7 @@ BenchTriageResult bench_triage(const BenchTriageOptions& bo) {
 
   TriageModel model = load_triage_model(o.run_dir, o.checkpoint);
   res.size = model.config.size;
-  res.model = model.config.model.arch + "/" + model.config.model.backbone +
+  res.model = model::to_string(model.config.model.arch) + "/" + model.config.model.backbone +
               (model.config.model.dilated ? " (dilated)" : "");
   res.gflop_per_frame = model::gflops(model::model_cost(*model.net, res.size, res.size).macs());
 

@@ -156,7 +156,7 @@ int run_demo(const DemoOptions& o) {
     cfg.run = "demo-mtcsn";
     cfg.split = "main";
     cfg.size = o.size;
-    cfg.model.arch = "mtcsn";
+    cfg.model.arch = model::Arch::Mtcsn;
     cfg.model.backbone = o.backbone;
     cfg.iters = o.iters;
     cfg.batch = o.batch;
