@@ -103,7 +103,7 @@ struct Run {
   Clock::time_point start;    // of this process's share of the run
   double elapsed_before = 0;  // training seconds of earlier processes (resume)
 
-  model::TaskUncertaintyImpl* unc() const { return uncertainty ? uncertainty.get() : nullptr; }
+  model::TaskUncertaintyImpl* unc() { return uncertainty ? uncertainty.get() : nullptr; }
   bool amp() const { return cfg.amp != AmpMode::Off; }
   bool fp16() const { return cfg.amp == AmpMode::Fp16; }
 };
