@@ -184,8 +184,9 @@ std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) 
       buf, sizeof buf,
       "model %s/%s, %dx%d, batch %d, %d timed steps after %d warm-up, device %s, %d threads\n"
       "%lld parameters, %.2f GFLOP per training step (analytic conv+linear, 3x forward)\n",
-      o.model.arch.c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch, o.iters, o.warmup,
-      r.device.c_str(), r.threads, static_cast<long long>(r.params), r.gflop_per_step);
+      model::to_string(o.model.arch).c_str(), o.model.backbone.c_str(), o.size, o.size, o.batch,
+      o.iters, o.warmup, r.device.c_str(), r.threads, static_cast<long long>(r.params),
+      r.gflop_per_step);
   s << buf;
   s << "            it/s   images/s   ms/step   GFLOP/s   peak MB\n";
   std::snprintf(buf, sizeof buf, "C++      %7.3f   %8.2f   %7.1f   %7.2f   %7.0f\n", r.it_s,

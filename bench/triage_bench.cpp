@@ -45,7 +45,7 @@ BenchVariant time_variant(const std::string& name, const TriageOptions& o, Triag
 // that also warms the allocator and oneDNN's primitive caches.
 void warm_up(const TriageOptions& o, const TriageModel& model, BenchTriageResult& res) {
   res.size = model.config.size;
-  res.model = model.config.model.arch + "/" + model.config.model.backbone +
+  res.model = model::to_string(model.config.model.arch) + "/" + model.config.model.backbone +
               (model.config.model.dilated ? " (dilated)" : "");
   res.gflop_per_frame = model::gflops(model::model_cost(*model.net, res.size, res.size).macs());
   TriageOptions w = o;

@@ -75,14 +75,7 @@ void register_bench_train(CLI::App* bench, Registry& reg) {
   auto script = std::make_shared<std::string>();
   auto json_out = std::make_shared<std::string>();
   opt->model.backbone = "resnet18";
-  model::ModelConfig& m = opt->model;
-  cmd->add_option("--model", m.arch, "mtcsn, cls, seg_fcn, seg_aspp, hard_share, cross_stitch")
-      ->capture_default_str();
-  cmd->add_option("--backbone", m.backbone, "resnet18/34/50/101, densenet121, tiny")
-      ->capture_default_str();
-  cmd->add_option("--fusion-pool", m.fusion_pool, "cross fusion pooling: avg or max")
-      ->capture_default_str();
-  cmd->add_flag("--dilated,!--no-dilated", m.dilated, "output stride 8 (default on)");
+  add_model_options(cmd, opt->model);
   cmd->add_option("--size", opt->size, "Input size")->capture_default_str();
   cmd->add_option("--batch", opt->batch, "Batch size")->capture_default_str();
   cmd->add_option("--iters", opt->iters, "Timed steps")->capture_default_str();

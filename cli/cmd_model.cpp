@@ -89,7 +89,7 @@ struct ImportArgs {
 int run_import(const ImportArgs& a) {
   at::set_num_threads(1);
   ModelConfig config;
-  config.arch = a.arch;
+  config.arch = parse_arch(a.arch, "--arch");
   config.dilated = a.dilated;
   const fs::path input = a.input;
   if (!fs::exists(input)) throw Error(input.string(), "no such file");
@@ -143,10 +143,10 @@ struct InfoArgs {
 
 int run_info(const InfoArgs& a) {
   ModelConfig c;
-  c.arch = a.arch;
+  c.arch = parse_arch(a.arch, "--model");
   c.backbone = a.backbone;
   c.dilated = a.dilated;
-  c.fusion_pool = a.fusion_pool;
+  c.fusion_pool = parse_fusion_pool(a.fusion_pool, "--fusion-pool");
   const MultiTaskNet net = build_model(c);
   const ModelCost cost = model_cost(*net, a.size, a.size);
   std::cout

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace excap::model {
+struct ModelConfig;
+}
+
 namespace excap::cli {
 
 using Runner = std::function<int()>;
@@ -67,5 +71,8 @@ void register_model_placeholders(CLI::App& app, Registry& reg, const Runner& for
 // /proc/self/exe) run on the same arguments. Returns only on failure: prints
 // one error line and returns 2; `program` null means this build has no LibTorch.
 int forward_to_model_program(int argc, char** argv, const char* program);
+
+// --model, --backbone, --fusion-pool, --dilated (cmd_train.cpp; LibTorch builds only).
+void add_model_options(CLI::App* cmd, model::ModelConfig& m);
 
 }  // namespace excap::cli

@@ -1,21 +1,31 @@
 // What network to build: architecture, backbone and head sizes. Plain data
 // (no LibTorch), stored as JSON in run configs and in weight files' metadata.
+// Closed sets are enums; their JSON and command-line spellings are the
+// strings of to_string()/parse_*(), unchanged since format version 1.
 #pragma once
+#include <cstddef>
+#include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 namespace excap::model {
 
+// The networks of the paper's Tables 3-6.
+enum class Arch { Mtcsn, Cls, SegFcn, SegAspp, HardShare, CrossStitch };
+// Cross fusion Pool of Eq. 1: global average (GAP) or global max (GMP), paper Table 6.
+enum class FusionPool { Avg, Max };
+// Task weights lambda of Eq. 2: fixed, or learned (Kendall, Gal, Cipolla 2018).
+enum class TaskWeighting { Fixed, Learned };
+
 struct ModelConfig {
-  // "mtcsn", "cls", "seg_fcn", "seg_aspp", "hard_share", "cross_stitch" (the paper's Tables 3-6).
-  std::string arch = "mtcsn";
+  Arch arch = Arch::Mtcsn;
   // "resnet18", "resnet34", "resnet50", "resnet101", "densenet121", "tiny".
   std::string backbone = "resnet50";
   int num_cd = 3;       // clearness degrees (DESIGN.md label schema)
   int num_tissue = 8;   // tissue classes
   bool dilated = true;  // output stride 8 (torchvision replace_stride_with_dilation=[F,T,T])
-  std::string fusion_pool = "avg";  // cross fusion Pool: "avg" (GAP) or "max" (GMP), paper Table 6
+  FusionPool fusion_pool = FusionPool::Avg;
   int cls_hidden =
       0;  // C1: hidden FC width of the classification branch; 0 = default for the backbone
   int seg_channels = 0;      // C2: width of the segmentation head; 0 = default for the backbone
@@ -28,12 +38,31 @@ void validate(const ModelConfig& c);
 int effective_cls_hidden(const ModelConfig& c);
 int effective_seg_channels(const ModelConfig& c);
 
+// The spellings, in enum order: "mtcsn", "cls", "seg_fcn", "seg_aspp", "hard_share",
+// "cross_stitch".
 const std::vector<std::string>& known_archs();
 const std::vector<std::string>& known_backbones();
-bool arch_has_cls(const std::string& arch);
-bool arch_has_seg(const std::string& arch);
+const std::vector<std::string>& known_fusion_pools();     // "avg", "max"
+const std::vector<std::string>& known_task_weightings();  // "fixed", "learned"
+bool arch_has_cls(Arch arch);
+bool arch_has_seg(Arch arch);
 
-// Missing keys keep their defaults; unknown keys are ignored; wrong types throw.
+std::string to_string(Arch a);
+std::string to_string(FusionPool p);
+std::string to_string(TaskWeighting w);
+std::ostream& operator<<(std::ostream& os, Arch a);
+// Inverses of to_string; a bad name throws Error(what, "unknown '<name>' (allowed: ...)").
+Arch parse_arch(const std::string& name, const std::string& what = "arch");
+FusionPool parse_fusion_pool(const std::string& name, const std::string& what = "fusion_pool");
+TaskWeighting parse_task_weighting(const std::string& name, const std::string& what = "weighting");
+
+// The index of `name` in `allowed`, else Error(what, "unknown '<name>' (allowed: a, b)"):
+// the one parser behind every parse_* of the model and the trainer.
+std::size_t parse_choice(const std::vector<std::string>& allowed, const std::string& name,
+                         const std::string& what);
+
+// Missing keys keep their defaults; unknown keys are ignored; wrong types and
+// unknown names throw Error("model config", ...).
 void to_json(nlohmann::json& j, const ModelConfig& c);
 void from_json(const nlohmann::json& j, ModelConfig& c);
 

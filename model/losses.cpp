@@ -39,10 +39,7 @@ std::map<std::string, torch::Tensor> compute_losses(const ModelOutput& out,
                                                     const torch::Tensor& mask_target,
                                                     const LossConfig& cfg,
                                                     TaskUncertaintyImpl* uncertainty) {
-  const bool learned = cfg.weighting == "uncertainty";
-  if (!learned && cfg.weighting != "fixed")
-    throw Error("loss config",
-                "weighting must be \"fixed\" or \"uncertainty\", not '" + cfg.weighting + "'");
+  const bool learned = cfg.weighting == TaskWeighting::Learned;
   if (learned && !uncertainty)
     throw Error("loss config", "uncertainty weighting needs its TaskUncertainty module");
   if (!out.cls_logits.defined() && !out.seg_logits.defined())

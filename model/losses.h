@@ -13,10 +13,10 @@
 namespace excap::model {
 
 struct LossConfig {
-  double alpha = 0.1;               // weight of the consistency term (paper Eq. 3, alpha = 0.1)
-  std::string weighting = "fixed";  // "fixed" (w_cls, w_seg) or "uncertainty" (Kendall et al. 2018)
-  double w_cls = 1, w_seg = 1;      // the lambda_i of Eq. 2 when fixed
-  int ignore_index = 255;           // label value dropped by both cross-entropies
+  double alpha = 0.1;  // weight of the consistency term (paper Eq. 3, alpha = 0.1)
+  TaskWeighting weighting = TaskWeighting::Fixed;  // Fixed (w_cls, w_seg) or Learned (Kendall 2018)
+  double w_cls = 1, w_seg = 1;                     // the lambda_i of Eq. 2 when fixed
+  int ignore_index = 255;                          // label value dropped by both cross-entropies
 };
 
 // Learned homoscedastic task uncertainty (Kendall, Gal, Cipolla 2018): one
@@ -37,7 +37,7 @@ TORCH_MODULE(TaskUncertainty);
 //   loss_seg          pixel cross-entropy (Eq. 5)
 //   loss              lambda_cls * (loss_cls + alpha * loss_consistency) + lambda_seg * loss_seg
 // The parts are detached (for logging); only "loss" carries gradient. With
-// "uncertainty" weighting `uncertainty` must be given; "log_var_cls" and
+// Learned weighting `uncertainty` must be given; "log_var_cls" and
 // "log_var_seg" are then reported too. A batch whose every target is
 // ignore_index contributes 0, not NaN. Throws excap::Error on shape mismatches.
 std::map<std::string, torch::Tensor> compute_losses(const ModelOutput& out,

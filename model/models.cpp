@@ -44,17 +44,17 @@ class SharedBackboneNetImpl : public MultiTaskNetImpl {
     const std::int64_t feat = backbone_->out_channels();
     if (has_cls())
       cls_head_ = register_module("cls_head", ClsBranch(feat, effective_cls_hidden(c), c.num_cd));
-    if (c.arch == "seg_aspp")
+    if (c.arch == Arch::SegAspp)
       aspp_head_ =
           register_module("seg_head", ASPPHead(feat, effective_seg_channels(c), c.num_tissue,
                                                aspp_dilations(c.dilated), c.seg_dropout));
     else if (has_seg())
       fcn_head_ = register_module(
           "seg_head", FCNHead(feat, effective_seg_channels(c), c.num_tissue, c.seg_dropout));
-    if (c.arch == "mtcsn")
-      fusion_ = register_module(
-          "fusion",
-          CrossFusion(effective_cls_hidden(c), effective_seg_channels(c), c.fusion_pool == "max"));
+    if (c.arch == Arch::Mtcsn)
+      fusion_ =
+          register_module("fusion", CrossFusion(effective_cls_hidden(c), effective_seg_channels(c),
+                                                c.fusion_pool == FusionPool::Max));
   }
 
   ModelOutput forward(const torch::Tensor& x) override {
@@ -151,7 +151,7 @@ class CrossStitchNetImpl : public MultiTaskNetImpl {
 
 MultiTaskNet build_model(const ModelConfig& config) {
   validate(config);
-  if (config.arch == "cross_stitch") return std::make_shared<CrossStitchNetImpl>(config);
+  if (config.arch == Arch::CrossStitch) return std::make_shared<CrossStitchNetImpl>(config);
   return std::make_shared<SharedBackboneNetImpl>(config);
 }
 

@@ -174,7 +174,7 @@ void stage_train(const Project& project, const DemoOptions& o, const DemoProgres
   cfg.run = kRun;
   cfg.split = kSplit;
   cfg.size = o.size;
-  cfg.model.arch = "mtcsn";
+  cfg.model.arch = model::Arch::Mtcsn;
   cfg.model.backbone = o.backbone;
   cfg.iters = o.iters;
   cfg.batch = o.batch;

@@ -6,14 +6,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/ids.h"
-#include "store/project.h"
 #include "model/losses.h"
 #include "model/model.h"
+#include "store/project.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data.h"
 #include "trainer/evaluate.h"
@@ -64,6 +66,311 @@ void append_jsonl(const fs::path& run_dir, const nlohmann::json& j) {
 bool has_checkpoints(const fs::path& run_dir) {
   return fs::exists(checkpoints_dir(run_dir) / "latest.json");
 }
+
+// The config a run trains with: `cfg`, or on resume the saved one with the
+// machine's device and threads (and a new length) taken from `cfg`.
+TrainConfig resolve_config(const fs::path& run_dir, const TrainConfig& cfg, bool resume) {
+  if (!resume) {
+    if (has_checkpoints(run_dir))
+      throw Error("run '" + cfg.run + "'",
+                  "already has checkpoints: use --resume or another --run");
+    return cfg;
+  }
+  if (!has_checkpoints(run_dir))
+    throw Error("run '" + cfg.run + "'", "has no checkpoint to resume from");
+  TrainConfig saved = read_json_file(run_dir / "config.json").get<TrainConfig>();
+  saved.device = cfg.device;
+  saved.threads = cfg.threads;
+  // --iters on resume extends (or shortens) the run; the poly schedule follows the new length.
+  if (cfg.iters > 0) saved.iters = cfg.iters;
+  return saved;
+}
+
+// What the loop works on: data, network, optimiser and the state a checkpoint keeps.
+struct Run {
+  TrainConfig cfg;
+  fs::path dir;
+  torch::Device device{torch::kCPU};
+  bool channels_last = false;
+  SubsetTensors train_data;
+  std::optional<SubsetTensors> val_data;
+  model::MultiTaskNet net;
+  model::TaskUncertainty uncertainty{nullptr};
+  model::LossConfig loss_cfg;
+  std::vector<torch::Tensor> params;
+  std::unique_ptr<torch::optim::SGD> optimizer;
+  TrainerState state;
+  Clock::time_point start;    // of this process's share of the run
+  double elapsed_before = 0;  // training seconds of earlier processes (resume)
+
+  model::TaskUncertaintyImpl* unc() { return uncertainty ? uncertainty.get() : nullptr; }
+  bool amp() const { return cfg.amp != AmpMode::Off; }
+  bool fp16() const { return cfg.amp == AmpMode::Fp16; }
+};
+
+// Loss sums since the last log line and the clock of the current throughput interval.
+struct LogWindow {
+  std::map<std::string, torch::Tensor> sums;
+  int steps = 0;
+  Clock::time_point start;
+  int start_iter = 0;
+
+  void add(const std::map<std::string, torch::Tensor>& losses) {
+    for (const auto& [k, v] : losses) {
+      auto d = v.detach().to(torch::kFloat64);
+      sums[k] = sums.count(k) ? sums[k] + d : d;
+    }
+    ++steps;
+  }
+  void restart(int iter) {
+    start = Clock::now();
+    start_iter = iter;
+  }
+};
+
+// The network, its optional learned task weights and SGD over both, on the run's device.
+void build_network(Run& r, bool resume) {
+  torch::manual_seed(r.cfg.seed);
+  r.net = model::build_model(r.cfg.model);
+  if (!r.cfg.init.empty() && !resume) load_model_weights(r.cfg.init, *r.net, /*strict=*/false);
+  r.loss_cfg.alpha = r.cfg.alpha;
+  r.loss_cfg.weighting = r.cfg.weighting;
+  r.loss_cfg.ignore_index = r.train_data.info.ignore_index;
+  if (r.cfg.weighting == model::TaskWeighting::Learned) r.uncertainty = model::TaskUncertainty();
+  place_model(*r.net, r.device);
+  if (r.uncertainty) r.uncertainty->to(r.device);
+  r.params = r.net->parameters();
+  if (r.uncertainty)
+    for (auto& p : r.uncertainty->parameters()) r.params.push_back(p);
+  r.optimizer = std::make_unique<torch::optim::SGD>(
+      r.params,
+      torch::optim::SGDOptions(r.cfg.lr).momentum(r.cfg.momentum).weight_decay(r.cfg.weight_decay));
+}
+
+// Threads, device, data and network; the packed data's schema decides the head sizes.
+void prepare(Run& r, const fs::path& root, bool resume, TrainOutcome& outcome) {
+  outcome.threads = configure_threads(r.cfg.threads);
+  r.device = resolve_device(r.cfg.device);
+  outcome.device = r.device.str();
+  if (r.amp() && !r.device.is_cuda())
+    throw Error("--amp " + to_string(r.cfg.amp),
+                "mixed precision is only used on CUDA; use --amp off on CPU");
+  if (r.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input size
+  r.channels_last = r.device.is_cuda();
+  const TrainConfig& c = r.cfg;
+  r.train_data = load_subset(packed_path(root, c.split, c.size, c.train_subset));
+  if (!c.val_subset.empty())
+    r.val_data = load_subset(packed_path(root, c.split, c.size, c.val_subset));
+  r.cfg.model.num_cd = static_cast<int>(r.train_data.info.cd_names.size());
+  r.cfg.model.num_tissue = static_cast<int>(r.train_data.info.tissue_names.size());
+  validate(r.cfg);
+  build_network(r, resume);
+}
+
+// Loads the latest checkpoint or starts a fresh log; writes config.json and the start event.
+void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
+  if (resume) {
+    r.state = load_checkpoint(*checkpoint_folder(r.dir, "latest"), *r.net, r.unc(),
+                              r.optimizer.get(), r.device);
+  } else {
+    ensure_dir(r.dir);
+    std::error_code ec;
+    fs::remove(r.dir / "metrics.jsonl", ec);  // a fresh run starts a fresh log
+  }
+  nlohmann::json config_json = r.cfg;
+  config_json["format"] = "excap-run-config";
+  config_json["version"] = 1;
+  config_json["resolved"] = {{"device", r.device.str()},
+                             {"threads", outcome.threads},
+                             {"torch_version", TORCH_VERSION},
+                             {"train_frames", r.train_data.count()},
+                             {"val_frames", r.val_data ? r.val_data->count() : 0},
+                             {"parameters", model::count_parameters(*r.net)}};
+  write_json_atomic(r.dir / "config.json", config_json);
+  append_jsonl(r.dir, {{"event", resume ? "resume" : "start"},
+                       {"iter", r.state.iter},
+                       {"time", now_iso8601()},
+                       {"device", r.device.str()}});
+  r.elapsed_before = r.state.elapsed_s;
+}
+
+// Poly-decayed learning rate of iteration `it`, set on every parameter group.
+double set_learning_rate(Run& r, int it) {
+  const double lr = poly_lr(r.cfg.lr, r.cfg.min_lr, r.cfg.poly_power, it, r.cfg.iters);
+  for (auto& group : r.optimizer->param_groups())
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  return lr;
+}
+
+// Batch `it`: rows, augmentation and dropout draws depend on (seed, it) only, so a
+// resumed run matches an uninterrupted one.
+Batch next_batch(const Run& r, int it) {
+  torch::manual_seed(iteration_seed(r.cfg.seed, it));
+  const auto rows = batch_indices(r.cfg.seed, it, r.cfg.batch, r.train_data.count());
+  std::vector<AugmentParams> aug;
+  for (int s = 0; s < r.cfg.batch; ++s) aug.push_back(draw_augment(r.cfg.seed, it, s));
+  return make_batch(r.train_data, rows, r.device, r.cfg.augment ? &aug : nullptr, r.channels_last);
+}
+
+// Forward pass (under autocast with AMP) and the named losses.
+std::map<std::string, torch::Tensor> forward_losses(Run& r, const Batch& batch) {
+  AutocastScope autocast(r.amp(), r.fp16() ? at::kHalf : at::kBFloat16);
+  model::ModelOutput out = r.net->forward(batch.images);
+  if (r.amp()) {  // losses in fp32, as torch.cuda.amp recommends
+    for (torch::Tensor* t :
+         {&out.cls_logits, &out.seg_logits, &out.cls_feat_before, &out.cls_feat_after})
+      if (t->defined()) *t = t->to(torch::kFloat32);
+  }
+  return model::compute_losses(out, batch.cd, batch.masks, r.loss_cfg, r.unc());
+}
+
+// fp16 backward with dynamic loss scaling (torch.cuda.amp.GradScaler's rule): halve on
+// overflow and skip the step, double after 2000 clean steps. Returns whether to step.
+bool backward_scaled(Run& r, const torch::Tensor& total) {
+  TrainerState& st = r.state;
+  (total * st.loss_scale).backward();
+  torch::Tensor bad = torch::zeros({}, torch::TensorOptions().device(r.device));
+  for (auto& p : r.params)
+    if (p.grad().defined()) {
+      p.grad().mul_(1.0 / st.loss_scale);
+      bad += p.grad().isfinite().logical_not().sum();
+    }
+  if (bad.item<double>() > 0) {
+    st.loss_scale /= 2;
+    st.good_steps = 0;
+    return false;
+  }
+  if (++st.good_steps >= 2000) {
+    st.loss_scale *= 2;
+    st.good_steps = 0;
+  }
+  return true;
+}
+
+// One optimisation step: forward, losses, backward (AMP-scaled for fp16), SGD.
+std::map<std::string, torch::Tensor> step(Run& r, const Batch& batch) {
+  r.net->train();
+  std::map<std::string, torch::Tensor> losses = forward_losses(r, batch);
+  const torch::Tensor total = losses.at("loss");
+  r.optimizer->zero_grad();
+  bool step_ok = true;
+  if (r.fp16())
+    step_ok = backward_scaled(r, total);
+  else
+    total.backward();
+  if (step_ok) r.optimizer->step();
+  return losses;
+}
+
+// What is due after a completed iteration.
+struct Due {
+  bool last, val, checkpoint, loss_check, log;
+};
+Due due_after_step(const Run& r) {
+  Due d;
+  const int iter = r.state.iter;
+  d.last = iter == r.cfg.iters;
+  d.val = r.val_data && (iter % r.cfg.effective_val_interval() == 0 || d.last);
+  d.checkpoint = iter % r.cfg.effective_checkpoint_interval() == 0 || d.last;
+  d.log = iter % r.cfg.log_interval == 0 || d.last;
+  // On CPU a sync per step costs nothing; on CUDA the loss is read only when something is due.
+  d.loss_check = d.log || d.val || d.checkpoint || !r.device.is_cuda();
+  return d;
+}
+
+// True (and the run marked Diverged) when the total loss is NaN, infinite or exploded.
+bool diverged(const Run& r, const torch::Tensor& total, TrainOutcome& outcome) {
+  const double total_now = total.detach().item<double>();
+  if (std::isfinite(total_now) && total_now <= r.cfg.explode_loss) return false;
+  outcome.status = TrainOutcome::Status::Diverged;
+  outcome.message = "loss is " + std::to_string(total_now) + " at iteration " +
+                    std::to_string(r.state.iter) + " (NaN, infinite or above " +
+                    std::to_string(r.cfg.explode_loss) + "): stopped; the last good checkpoint " +
+                    (has_checkpoints(r.dir) ? "is kept" : "does not exist yet") +
+                    " (lower --lr or try --amp off)";
+  append_jsonl(r.dir,
+               {{"event", "diverged"}, {"iter", r.state.iter}, {"message", outcome.message}});
+  return true;
+}
+
+// A metrics.jsonl loss line (means over the window) and a "log" progress event.
+void log_step(const Run& r, LogWindow& w, double lr, TrainProgress& p, const TrainHooks& hooks) {
+  const double secs = std::chrono::duration<double>(Clock::now() - w.start).count();
+  const int steps = r.state.iter - w.start_iter;
+  p.iter = r.state.iter;
+  p.lr = lr;
+  p.it_per_s = secs > 0 ? steps / secs : 0;
+  p.images_per_s = p.it_per_s * r.cfg.batch;
+  p.eta_s = p.it_per_s > 0 ? (r.cfg.iters - r.state.iter) / p.it_per_s : 0;
+  p.losses.clear();
+  nlohmann::json line = {
+      {"iter", r.state.iter}, {"lr", lr}, {"it_s", p.it_per_s}, {"images_s", p.images_per_s}};
+  for (const auto& [k, v] : w.sums) {
+    p.losses[k] = v.item<double>() / w.steps;
+    line[k] = p.losses[k];
+  }
+  if (r.fp16()) line["loss_scale"] = r.state.loss_scale;
+  append_jsonl(r.dir, line);
+  w.sums.clear();
+  w.steps = 0;
+  w.restart(r.state.iter);
+  p.event = "log";
+  if (hooks.progress) hooks.progress(p);
+}
+
+// Saves the current state under `tag` ("latest" or "best") with the training time so far.
+void checkpoint(Run& r, const std::string& tag) {
+  r.state.elapsed_s =
+      r.elapsed_before + std::chrono::duration<double>(Clock::now() - r.start).count();
+  save_checkpoint(r.dir, tag, *r.net, r.unc(), *r.optimizer, r.state);
+}
+
+// Scores the validation subset (predict() sets eval() and NoGradGuard), logs the
+// scores, keeps the best checkpoint and emits a "val" progress event.
+void validate_model(Run& r, LogWindow& w, TrainProgress& p, const TrainHooks& hooks) {
+  EvalResult vr;
+  vr.data = r.val_data->info;
+  predict(*r.net, *r.val_data, r.device, std::max(r.cfg.batch, 8), r.channels_last, vr);
+  score(vr);
+  r.net->train();
+  p.val = headline_scores(vr);
+  p.val_iter = r.state.iter;
+  nlohmann::json v;
+  for (const auto& [k, x] : p.val)
+    v[k] = std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x);
+  const double sel = selection_score(r.cfg.best_metric, p.val);
+  append_jsonl(r.dir, {{"iter", r.state.iter}, {"val", v}, {"score", sel}});
+  if (sel > r.state.best_score) {
+    r.state.best_score = sel;
+    r.state.best_iter = r.state.iter;
+    checkpoint(r, "best");
+  }
+  p.best_score = r.state.best_score;
+  p.best_iter = r.state.best_iter;
+  p.event = "val";
+  if (hooks.progress) hooks.progress(p);
+  w.restart(r.state.iter);  // validation time is not training throughput
+}
+
+// Saves the latest checkpoint and marks the run Interrupted (the stop flag was set).
+void interrupt(Run& r, TrainOutcome& outcome) {
+  checkpoint(r, "latest");
+  outcome.status = TrainOutcome::Status::Interrupted;
+  outcome.message = "interrupted: saved the checkpoint of iteration " +
+                    std::to_string(r.state.iter) + " (continue with --resume)";
+}
+
+// Fills the outcome and writes the end event.
+TrainOutcome finish(const Run& r, TrainOutcome outcome) {
+  outcome.iter = r.state.iter;
+  outcome.best_iter = r.state.best_iter;
+  outcome.best_score = r.state.best_score;
+  if (outcome.status == TrainOutcome::Status::Finished)
+    outcome.message = "finished " + std::to_string(r.state.iter) + " iterations";
+  append_jsonl(r.dir, {{"event", "end"}, {"iter", r.state.iter}, {"message", outcome.message}});
+  return outcome;
+}
+
 }  // namespace
 
 double selection_score(const std::string& metric, const std::map<std::string, double>& val) {
@@ -82,243 +389,43 @@ double selection_score(const std::string& metric, const std::map<std::string, do
 
 TrainOutcome train(const fs::path& root, TrainConfig cfg, const TrainHooks& hooks) {
   if (cfg.run.empty()) throw Error("train", "no run name (--run NAME)");
-  const fs::path run_dir = safe_child(root / "runs", cfg.run, "", "run");
-  if (hooks.resume) {
-    if (!has_checkpoints(run_dir))
-      throw Error("run '" + cfg.run + "'", "has no checkpoint to resume from");
-    TrainConfig saved = read_json_file(run_dir / "config.json").get<TrainConfig>();
-    saved.device = cfg.device;
-    saved.threads = cfg.threads;
-    // --iters on resume extends (or shortens) the run; the poly schedule follows the new length.
-    if (cfg.iters > 0) saved.iters = cfg.iters;
-    cfg = saved;
-  } else if (has_checkpoints(run_dir)) {
-    throw Error("run '" + cfg.run + "'", "already has checkpoints: use --resume or another --run");
-  }
-
+  Run r;
+  r.dir = safe_child(root / "runs", cfg.run, "", "run");
+  r.cfg = resolve_config(r.dir, cfg, hooks.resume);
   TrainOutcome outcome;
-  outcome.run_dir = run_dir;
-  outcome.threads = configure_threads(cfg.threads);
-  const torch::Device device = resolve_device(cfg.device);
-  outcome.device = device.str();
-  if (cfg.amp != "off" && !device.is_cuda())
-    throw Error("--amp " + cfg.amp, "mixed precision is only used on CUDA; use --amp off on CPU");
-  const bool amp = cfg.amp != "off";
-  const bool fp16 = cfg.amp == "fp16";
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input size
+  outcome.run_dir = r.dir;
+  prepare(r, root, hooks.resume, outcome);
+  resume_or_start(r, hooks.resume, outcome);
 
-  SubsetTensors train_data = load_subset(packed_path(root, cfg.split, cfg.size, cfg.train_subset));
-  std::optional<SubsetTensors> val_data;
-  if (!cfg.val_subset.empty())
-    val_data = load_subset(packed_path(root, cfg.split, cfg.size, cfg.val_subset));
-  // The packed data's schema decides the head sizes.
-  cfg.model.num_cd = static_cast<int>(train_data.info.cd_names.size());
-  cfg.model.num_tissue = static_cast<int>(train_data.info.tissue_names.size());
-  validate(cfg);
-
-  torch::manual_seed(cfg.seed);
-  model::MultiTaskNet net = model::build_model(cfg.model);
-  if (!cfg.init.empty() && !hooks.resume) load_model_weights(cfg.init, *net, /*strict=*/false);
-  model::LossConfig loss_cfg;
-  loss_cfg.alpha = cfg.alpha;
-  loss_cfg.weighting = cfg.learned_task_weights ? "uncertainty" : "fixed";
-  loss_cfg.ignore_index = train_data.info.ignore_index;
-  model::TaskUncertainty uncertainty{nullptr};
-  if (cfg.learned_task_weights) uncertainty = model::TaskUncertainty();
-  place_model(*net, device);
-  if (uncertainty) uncertainty->to(device);
-  model::TaskUncertaintyImpl* unc = uncertainty ? uncertainty.get() : nullptr;
-
-  std::vector<torch::Tensor> params = net->parameters();
-  if (uncertainty)
-    for (auto& p : uncertainty->parameters()) params.push_back(p);
-  torch::optim::SGD optimizer(
-      params, torch::optim::SGDOptions(cfg.lr).momentum(cfg.momentum).weight_decay(cfg.weight_decay));
-
-  TrainerState state;
-  if (hooks.resume) {
-    state = load_checkpoint(*checkpoint_folder(run_dir, "latest"), *net, unc,
-                            &optimizer, device);
-  } else {
-    ensure_dir(run_dir);
-    std::error_code ec;
-    fs::remove(run_dir / "metrics.jsonl", ec);  // a fresh run starts a fresh log
-  }
-  nlohmann::json config_json = cfg;
-  config_json["format"] = "excap-run-config";
-  config_json["version"] = 1;
-  config_json["resolved"] = {{"device", device.str()},
-                             {"threads", outcome.threads},
-                             {"torch_version", TORCH_VERSION},
-                             {"train_frames", train_data.count()},
-                             {"val_frames", val_data ? val_data->count() : 0},
-                             {"parameters", model::count_parameters(*net)}};
-  write_json_atomic(run_dir / "config.json", config_json);
-  append_jsonl(run_dir, {{"event", hooks.resume ? "resume" : "start"},
-                         {"iter", state.iter},
-                         {"time", now_iso8601()},
-                         {"device", device.str()}});
-
-  const int val_every = cfg.effective_val_interval();
-  const int ckpt_every = cfg.effective_checkpoint_interval();
-  const bool channels_last = device.is_cuda();
   TrainProgress progress;
-  progress.iters = cfg.iters;
-  progress.best_iter = state.best_iter;
-  progress.best_score = state.best_score;
-  std::map<std::string, torch::Tensor> loss_sums;
-  int logged_steps = 0;
-  auto interval_start = Clock::now();
-  int interval_start_iter = state.iter;
-  const auto run_start = Clock::now();
-  const double elapsed_before = state.elapsed_s;
-  auto save_latest = [&] {
-    state.elapsed_s = elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
-    save_checkpoint(run_dir, "latest", *net, unc, optimizer, state);
-  };
+  progress.iters = r.cfg.iters;
+  progress.best_iter = r.state.best_iter;
+  progress.best_score = r.state.best_score;
+  LogWindow window;
+  window.restart(r.state.iter);
+  r.start = Clock::now();
 
-  net->train();
-  while (state.iter < cfg.iters) {
+  r.net->train();
+  while (r.state.iter < r.cfg.iters) {
     if (hooks.stop && hooks.stop->load()) {
-      save_latest();
-      outcome.status = TrainOutcome::Status::Interrupted;
-      outcome.message = "interrupted: saved the checkpoint of iteration " + std::to_string(state.iter) +
-                        " (continue with --resume)";
+      interrupt(r, outcome);
       break;
     }
-    const int it = state.iter;
-    const double lr = poly_lr(cfg.lr, cfg.min_lr, cfg.poly_power, it, cfg.iters);
-    for (auto& group : optimizer.param_groups())
-      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    // Dropout draws depend on (seed, iteration) only, so a resumed run matches.
-    torch::manual_seed(iteration_seed(cfg.seed, it));
-    const auto rows = batch_indices(cfg.seed, it, cfg.batch, train_data.count());
-    std::vector<AugmentParams> aug;
-    for (int s = 0; s < cfg.batch; ++s) aug.push_back(draw_augment(cfg.seed, it, s));
-    Batch batch = make_batch(train_data, rows, device, cfg.augment ? &aug : nullptr, channels_last);
-
-    net->train();
-    std::map<std::string, torch::Tensor> losses;
-    {
-      AutocastScope autocast(amp, fp16 ? at::kHalf : at::kBFloat16);
-      model::ModelOutput out = net->forward(batch.images);
-      if (amp) {  // losses in fp32, as torch.cuda.amp recommends
-        if (out.cls_logits.defined()) out.cls_logits = out.cls_logits.to(torch::kFloat32);
-        if (out.seg_logits.defined()) out.seg_logits = out.seg_logits.to(torch::kFloat32);
-        if (out.cls_feat_before.defined()) out.cls_feat_before = out.cls_feat_before.to(torch::kFloat32);
-        if (out.cls_feat_after.defined()) out.cls_feat_after = out.cls_feat_after.to(torch::kFloat32);
-      }
-      losses = model::compute_losses(out, batch.cd, batch.masks, loss_cfg, unc);
+    const int it = r.state.iter;
+    const double lr = set_learning_rate(r, it);
+    const std::map<std::string, torch::Tensor> losses = step(r, next_batch(r, it));
+    window.add(losses);
+    r.state.iter = it + 1;
+    const Due due = due_after_step(r);
+    if (due.loss_check && diverged(r, losses.at("loss"), outcome)) {
+      r.state.iter = it;  // nothing of this step is saved
+      break;
     }
-    torch::Tensor total = losses.at("loss");
-    optimizer.zero_grad();
-    bool step_ok = true;
-    if (fp16) {
-      // Dynamic loss scaling (torch.cuda.amp.GradScaler's rule): halve on
-      // overflow and skip the step, double after 2000 clean steps.
-      (total * state.loss_scale).backward();
-      torch::Tensor bad = torch::zeros({}, torch::TensorOptions().device(device));
-      for (auto& p : params)
-        if (p.grad().defined()) {
-          p.grad().mul_(1.0 / state.loss_scale);
-          bad += p.grad().isfinite().logical_not().sum();
-        }
-      if (bad.item<double>() > 0) {
-        step_ok = false;
-        state.loss_scale /= 2;
-        state.good_steps = 0;
-      } else if (++state.good_steps >= 2000) {
-        state.loss_scale *= 2;
-        state.good_steps = 0;
-      }
-    } else {
-      total.backward();
-    }
-    if (step_ok) optimizer.step();
-
-    for (const auto& [k, v] : losses) {
-      auto d = v.detach().to(torch::kFloat64);
-      loss_sums[k] = loss_sums.count(k) ? loss_sums[k] + d : d;
-    }
-    ++logged_steps;
-    state.iter = it + 1;
-    const bool last = state.iter == cfg.iters;
-    const bool val_due = val_data && (state.iter % val_every == 0 || last);
-    const bool ckpt_due = state.iter % ckpt_every == 0 || last;
-    const bool log_due = state.iter % cfg.log_interval == 0 || last || val_due || ckpt_due ||
-                         !device.is_cuda();  // on CPU a sync per step costs nothing
-    if (log_due) {
-      const double total_now = total.detach().item<double>();
-      if (!std::isfinite(total_now) || total_now > cfg.explode_loss) {
-        outcome.status = TrainOutcome::Status::Diverged;
-        outcome.message = "loss is " + std::to_string(total_now) + " at iteration " +
-                          std::to_string(state.iter) + " (NaN, infinite or above " +
-                          std::to_string(cfg.explode_loss) + "): stopped; the last good checkpoint " +
-                          (has_checkpoints(run_dir) ? "is kept" : "does not exist yet") +
-                          " (lower --lr or try --amp off)";
-        append_jsonl(run_dir, {{"event", "diverged"}, {"iter", state.iter}, {"message", outcome.message}});
-        state.iter = it;  // nothing of this step is saved
-        break;
-      }
-    }
-    if (state.iter % cfg.log_interval == 0 || last) {
-      const double secs = std::chrono::duration<double>(Clock::now() - interval_start).count();
-      const int steps = state.iter - interval_start_iter;
-      progress.iter = state.iter;
-      progress.lr = lr;
-      progress.it_per_s = secs > 0 ? steps / secs : 0;
-      progress.images_per_s = progress.it_per_s * cfg.batch;
-      progress.eta_s = progress.it_per_s > 0 ? (cfg.iters - state.iter) / progress.it_per_s : 0;
-      progress.losses.clear();
-      nlohmann::json line = {{"iter", state.iter}, {"lr", lr}, {"it_s", progress.it_per_s},
-                             {"images_s", progress.images_per_s}};
-      for (const auto& [k, v] : loss_sums) {
-        progress.losses[k] = v.item<double>() / logged_steps;
-        line[k] = progress.losses[k];
-      }
-      if (fp16) line["loss_scale"] = state.loss_scale;
-      append_jsonl(run_dir, line);
-      loss_sums.clear();
-      logged_steps = 0;
-      interval_start = Clock::now();
-      interval_start_iter = state.iter;
-      progress.event = "log";
-      if (hooks.progress) hooks.progress(progress);
-    }
-    if (val_due) {
-      EvalResult vr;
-      vr.data = val_data->info;
-      predict(*net, *val_data, device, std::max(cfg.batch, 8), channels_last, vr);
-      score(vr);
-      net->train();
-      progress.val = headline_scores(vr);
-      progress.val_iter = state.iter;
-      nlohmann::json v;
-      for (const auto& [k, x] : progress.val) v[k] = std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x);
-      const double sel = selection_score(cfg.best_metric, progress.val);
-      append_jsonl(run_dir, {{"iter", state.iter}, {"val", v}, {"score", sel}});
-      if (sel > state.best_score) {
-        state.best_score = sel;
-        state.best_iter = state.iter;
-        state.elapsed_s = elapsed_before + std::chrono::duration<double>(Clock::now() - run_start).count();
-        save_checkpoint(run_dir, "best", *net, unc, optimizer, state);
-      }
-      progress.best_score = state.best_score;
-      progress.best_iter = state.best_iter;
-      progress.event = "val";
-      if (hooks.progress) hooks.progress(progress);
-      interval_start = Clock::now();  // validation time is not training throughput
-      interval_start_iter = state.iter;
-    }
-    if (ckpt_due) save_latest();
+    if (due.log) log_step(r, window, lr, progress, hooks);
+    if (due.val) validate_model(r, window, progress, hooks);
+    if (due.checkpoint) checkpoint(r, "latest");
   }
-  outcome.iter = state.iter;
-  outcome.best_iter = state.best_iter;
-  outcome.best_score = state.best_score;
-  if (outcome.status == TrainOutcome::Status::Finished)
-    outcome.message = "finished " + std::to_string(state.iter) + " iterations";
-  append_jsonl(run_dir, {{"event", "end"}, {"iter", state.iter}, {"message", outcome.message}});
-  return outcome;
+  return finish(r, outcome);
 }
 
 }  // namespace excap::trainer

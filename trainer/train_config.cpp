@@ -16,6 +16,15 @@ int TrainConfig::effective_checkpoint_interval() const {
   return checkpoint_interval > 0 ? checkpoint_interval : effective_val_interval();
 }
 
+const std::vector<std::string>& known_amp_modes() {
+  static const std::vector<std::string> v{"off", "fp16", "bf16"};
+  return v;
+}
+std::string to_string(AmpMode m) { return known_amp_modes().at(static_cast<std::size_t>(m)); }
+AmpMode parse_amp_mode(const std::string& name, const std::string& what) {
+  return static_cast<AmpMode>(model::parse_choice(known_amp_modes(), name, what));
+}
+
 double poly_lr(double base_lr, double min_lr, double power, int iter, int max_iters) {
   const double progress = std::clamp(double(iter) / double(std::max(1, max_iters)), 0.0, 1.0);
   return (base_lr - min_lr) * std::pow(1.0 - progress, power) + min_lr;
@@ -36,14 +45,14 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"poly_power", c.poly_power},
        {"min_lr", c.min_lr},
        {"alpha", c.alpha},
-       {"learned_task_weights", c.learned_task_weights},
+       {"learned_task_weights", c.weighting == model::TaskWeighting::Learned},
        {"augment", c.augment},
        {"val_interval", c.effective_val_interval()},
        {"log_interval", c.log_interval},
        {"checkpoint_interval", c.effective_checkpoint_interval()},
        {"best_metric", c.best_metric},
        {"device", c.device},
-       {"amp", c.amp},
+       {"amp", to_string(c.amp)},
        {"threads", c.threads},
        {"seed", c.seed},
        {"init", c.init},
@@ -68,14 +77,18 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   get("poly_power", c.poly_power);
   get("min_lr", c.min_lr);
   get("alpha", c.alpha);
-  get("learned_task_weights", c.learned_task_weights);
+  bool learned = c.weighting == model::TaskWeighting::Learned;
+  get("learned_task_weights", learned);
+  c.weighting = learned ? model::TaskWeighting::Learned : model::TaskWeighting::Fixed;
   get("augment", c.augment);
   get("val_interval", c.val_interval);
   get("log_interval", c.log_interval);
   get("checkpoint_interval", c.checkpoint_interval);
   get("best_metric", c.best_metric);
   get("device", c.device);
-  get("amp", c.amp);
+  std::string amp = to_string(c.amp);
+  get("amp", amp);
+  c.amp = parse_amp_mode(amp, "train config: amp");
   get("threads", c.threads);
   get("seed", c.seed);
   get("init", c.init);
@@ -89,7 +102,6 @@ void validate(const TrainConfig& c) {
   if (c.batch < 1) fail("batch must be >= 1");
   if (c.size < 16) fail("size must be >= 16");
   if (!(c.lr > 0) || c.min_lr < 0 || c.min_lr > c.lr) fail("need 0 <= min_lr <= lr, lr > 0");
-  if (c.amp != "off" && c.amp != "fp16" && c.amp != "bf16") fail("--amp must be off, fp16 or bf16");
   if (c.best_metric != "auto" && c.best_metric != "accuracy" && c.best_metric != "mIoU" &&
       c.best_metric != "f1")
     fail("--best must be auto, accuracy, f1 or mIoU");

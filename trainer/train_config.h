@@ -4,12 +4,20 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "model/config.h"
 
 namespace excap::trainer {
+
+// Mixed precision of the forward pass (CUDA only); fp16 adds dynamic loss scaling.
+enum class AmpMode { Off, Fp16, Bf16 };
+const std::vector<std::string>& known_amp_modes();  // "off", "fp16", "bf16", in enum order
+std::string to_string(AmpMode m);
+// A bad name throws Error(what, "unknown '<name>' (allowed: off, fp16, bf16)").
+AmpMode parse_amp_mode(const std::string& name, const std::string& what = "amp");
 
 struct TrainConfig {
   std::string run;    // runs/<run>/
@@ -18,12 +26,13 @@ struct TrainConfig {
   int size = 240;  // paper: all images resized to 240x240
   model::ModelConfig model;
 
-  int iters = 30000;  // paper Table 5: 30k iterations
-  int batch = 8;      // paper: batch size 8
+  int iters = 30000;                                      // paper Table 5: 30k iterations
+  int batch = 8;                                          // paper: batch size 8
   double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;  // mmseg SGD defaults
   double poly_power = 0.9, min_lr = 1e-4;                 // mmseg PolyLR(power=0.9, min_lr=1e-4)
   double alpha = 0.1;                                     // paper Eq. 3: consistency weight
-  bool learned_task_weights = false;                      // Kendall et al. 2018 uncertainty weights
+  // JSON "learned_task_weights": true for Learned (Kendall et al. 2018 uncertainty weights).
+  model::TaskWeighting weighting = model::TaskWeighting::Fixed;
   bool augment = true;
 
   int val_interval = 0;         // 0: iters / 10 (at least 1)
@@ -34,10 +43,10 @@ struct TrainConfig {
   std::string best_metric = "auto";
 
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string amp = "off";      // off | fp16 | bf16 (CUDA only)
-  int threads = 0;              // intra-op threads; 0 = all hardware threads
+  AmpMode amp = AmpMode::Off;
+  int threads = 0;  // intra-op threads; 0 = all hardware threads
   std::uint64_t seed = 0;
-  std::string init;  // optional weights (safetensors) loaded by name before training
+  std::string init;           // optional weights (safetensors) loaded by name before training
   double explode_loss = 1e4;  // a total loss above this (or NaN/inf) stops the run
 
   int effective_val_interval() const;
@@ -48,7 +57,8 @@ struct TrainConfig {
 double poly_lr(double base_lr, double min_lr, double power, int iter, int max_iters);
 
 void to_json(nlohmann::json& j, const TrainConfig& c);
-void from_json(const nlohmann::json& j, TrainConfig& c);  // missing keys keep defaults
-void validate(const TrainConfig& c);                      // throws Error("train config", ...)
+// Missing keys keep defaults; an unknown amp or model name throws Error("train config", ...).
+void from_json(const nlohmann::json& j, TrainConfig& c);
+void validate(const TrainConfig& c);  // throws Error("train config", ...)
 
 }  // namespace excap::trainer

@@ -133,7 +133,7 @@ TriageModel load_triage_model(const fs::path& run_dir, const std::string& checkp
     throw Error((run_dir / "config.json").string(), std::string("not a run configuration: ") + e.what());
   }
   if (!model::arch_has_cls(m.config.model.arch) || !model::arch_has_seg(m.config.model.arch))
-    throw Error(where, "model '" + m.config.model.arch +
+    throw Error(where, "model '" + model::to_string(m.config.model.arch) +
                            "' is not multi-task: triage needs both the clearness and the tissue output");
 
   auto [schema, source] = run_schema(run_dir, config, m.config);

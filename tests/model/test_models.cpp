@@ -23,7 +23,7 @@ namespace {
 ModelConfig config(const std::string& arch, const std::string& backbone = "tiny",
                    bool dilated = true) {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = parse_arch(arch);
   c.backbone = backbone;
   c.dilated = dilated;
   return c;
@@ -38,7 +38,7 @@ void check_shapes(MultiTaskNetImpl& net, std::int64_t h, std::int64_t w) {
   CHECK(out.seg_logits.defined() == net.has_seg());
   if (net.has_cls()) CHECK(out.cls_logits.sizes().vec() == Shape({2, c.num_cd}));
   if (net.has_seg()) CHECK(out.seg_logits.sizes().vec() == Shape({2, c.num_tissue, h, w}));
-  const bool fused = c.arch == "mtcsn";
+  const bool fused = c.arch == Arch::Mtcsn;
   CHECK(out.cls_feat_before.defined() == fused);
   CHECK(out.cls_feat_after.defined() == fused);
   if (fused) CHECK(out.cls_feat_after.sizes().vec() == Shape({2, effective_cls_hidden(c)}));
@@ -151,7 +151,7 @@ TEST_CASE("models: GAP and GMP cross fusion give different outputs from the same
   torch::manual_seed(4);
   auto avg = build_model(config("mtcsn"));
   ModelConfig c = config("mtcsn");
-  c.fusion_pool = "max";
+  c.fusion_pool = FusionPool::Max;
   auto max = build_model(c);
   {
     torch::NoGradGuard no_grad;
@@ -210,7 +210,7 @@ TEST_CASE("losses: named map, Eq. 3-5 values, ignore index, uncertainty weightin
   CHECK(std::isfinite(l.at("loss").item<double>()));
 
   // Kendall et al.: exp(-s) * L + s / 2 per task, gradient reaching s.
-  cfg.weighting = "uncertainty";
+  cfg.weighting = TaskWeighting::Learned;
   CHECK_THROWS_AS(compute_losses(out, cd, mask, cfg), excap::Error);
   TaskUncertainty unc;
   {
@@ -249,7 +249,7 @@ TEST_CASE("model cost: parts, totals and the fusion's share") {
 
 TEST_CASE("model config: JSON round trip, defaults, validation") {
   ModelConfig c = config("seg_aspp", "densenet121", false);
-  c.fusion_pool = "max";
+  c.fusion_pool = FusionPool::Max;
   c.num_tissue = 5;
   const nlohmann::json j = c;
   const ModelConfig d = j.get<ModelConfig>();
@@ -257,8 +257,7 @@ TEST_CASE("model config: JSON round trip, defaults, validation") {
   CHECK(nlohmann::json::parse(R"({"arch":"cls"})").get<ModelConfig>().backbone == "resnet50");
   CHECK_THROWS_AS(build_model(config("unet")), excap::Error);
   CHECK_THROWS_AS(build_model(config("mtcsn", "vgg16")), excap::Error);
-  ModelConfig bad = config("mtcsn");
-  bad.fusion_pool = "median";
-  CHECK_THROWS_WITH_AS(build_model(bad), doctest::Contains("fusion_pool"), excap::Error);
+  CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"fusion_pool":"median"})").get<ModelConfig>(),
+                       doctest::Contains("fusion_pool"), excap::Error);
   CHECK_THROWS_AS(nlohmann::json::parse(R"({"num_cd":"three"})").get<ModelConfig>(), excap::Error);
 }

@@ -23,7 +23,7 @@ namespace {
 
 ModelConfig config(const std::string& arch, const std::string& backbone = "tiny") {
   ModelConfig c;
-  c.arch = arch;
+  c.arch = parse_arch(arch);
   c.backbone = backbone;
   return c;
 }
@@ -44,7 +44,7 @@ TEST_CASE("weights: save and load round trip bit-exact, config in the metadata")
   ScratchDir dir("weights_roundtrip");
   torch::manual_seed(10);
   ModelConfig c = config("mtcsn");
-  c.fusion_pool = "max";
+  c.fusion_pool = FusionPool::Max;
   auto a = build_model(c);
   {
     torch::NoGradGuard no_grad;  // make buffers non-trivial too
@@ -194,7 +194,7 @@ TEST_CASE(
       out);
   CHECK(out.find("fc.weight") != std::string::npos);  // dropped keys are listed
   const ModelConfig c = read_weights_config(dir / "w.safetensors");
-  CHECK(c.arch == "cross_stitch");
+  CHECK(c.arch == Arch::CrossStitch);
   auto net = build_model(c);
   const LoadReport r = load_weights(dir / "w.safetensors", *net, false);
   CHECK(r.unexpected.empty());

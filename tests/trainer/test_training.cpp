@@ -10,14 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "store/project.h"
 #include "model/tensor_io.h"
+#include "report/compare.h"
+#include "report/eval_report.h"
+#include "store/project.h"
 #include "test_support.h"
 #include "trainer/checkpoint.h"
-#include "report/compare.h"
 #include "trainer/eval_result.h"
 #include "trainer/pack.h"
-#include "report/eval_report.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
 #include "support/project_builder.h"
@@ -31,7 +31,7 @@ TrainConfig tiny_config(const std::string& split, int size, int iters) {
   c.split = split;
   c.size = size;
   c.iters = iters;
-  c.model.arch = "mtcsn";
+  c.model.arch = model::Arch::Mtcsn;
   c.model.backbone = "tiny";
   c.device = "cpu";
   c.threads = 2;
@@ -207,4 +207,30 @@ TEST_CASE("smoke: the real WCE bleeding frames train and evaluate") {
   const fs::path run_dir = dir.path() / "runs" / "wce";
   write_eval_files(run_dir, r, false);
   CHECK(fs::exists(write_eval_report(run_dir, r, Project::open(dir.path()).meta().schema)));
+}
+
+TEST_CASE("amp modes round-trip; a bad one lists the allowed modes") {
+  for (const auto& name : known_amp_modes()) CHECK(to_string(parse_amp_mode(name)) == name);
+  CHECK(parse_amp_mode("fp16") == AmpMode::Fp16);
+  CHECK(parse_amp_mode("bf16") == AmpMode::Bf16);
+  CHECK_THROWS_WITH_AS(parse_amp_mode("fp8", "--amp"),
+                       "--amp: unknown 'fp8' (allowed: off, fp16, bf16)", Error);
+  CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"amp":"fp8"})").get<TrainConfig>(),
+                       doctest::Contains("allowed: off, fp16, bf16"), Error);
+}
+
+TEST_CASE("a run config.json written before the enums still loads and writes the same strings") {
+  const auto old = nlohmann::json::parse(R"({"run":"r","split":"s","train_subset":"train",
+      "val_subset":"val","size":240,"model":{"arch":"seg_fcn","backbone":"tiny","num_cd":3,
+      "num_tissue":8,"dilated":true,"fusion_pool":"avg","cls_hidden":0,"seg_channels":0,
+      "seg_dropout":0.1},"iters":100,"batch":8,"lr":0.01,"momentum":0.9,"weight_decay":0.0005,
+      "poly_power":0.9,"min_lr":0.0001,"alpha":0.1,"learned_task_weights":true,"augment":true,
+      "val_interval":10,"log_interval":10,"checkpoint_interval":10,"best_metric":"auto",
+      "device":"cuda","amp":"bf16","threads":0,"seed":0,"init":"","explode_loss":10000.0})");
+  const TrainConfig c = old.get<TrainConfig>();
+  CHECK(c.model.arch == model::Arch::SegFcn);
+  CHECK(c.weighting == model::TaskWeighting::Learned);
+  CHECK(c.amp == AmpMode::Bf16);
+  CHECK(nlohmann::json(c) == old);
+  CHECK(nlohmann::json::object().get<TrainConfig>().weighting == model::TaskWeighting::Fixed);
 }

@@ -59,7 +59,7 @@ Diff compare(const model::ModelConfig& cfg, int size, int batch, trainer::FoldRe
 
 model::ModelConfig config(const std::string& backbone, bool dilated) {
   model::ModelConfig c;
-  c.arch = "mtcsn";
+  c.arch = model::Arch::Mtcsn;
   c.backbone = backbone;
   c.dilated = dilated;
   return c;

@@ -122,7 +122,7 @@ void build(const fs::path& dir) {
   cfg.run = "tiny";
   cfg.split = "synth";
   cfg.size = kSize;
-  cfg.model.arch = "mtcsn";
+  cfg.model.arch = model::Arch::Mtcsn;
   cfg.model.backbone = "tiny";
   cfg.iters = 1500;
   cfg.batch = 8;
