@@ -70,6 +70,40 @@ void set_source(const Project& p, const std::string& video_id, const fs::path& p
   p.save_local(local);
 }
 
+StoredFov to_stored(const FieldOfView& fov) {
+  StoredFov s;
+  s.kind = fov.kind == FieldOfView::Circle ? "circle" : "polygon";
+  if (fov.kind == FieldOfView::Circle) s.cx = fov.cx, s.cy = fov.cy, s.r = fov.r;
+  for (const auto& pt : fov.polygon) s.points.emplace_back(pt.x, pt.y);
+  return s;
+}
+
+FieldOfView from_stored(const Project& p, const Video& v) {
+  const std::string why = stored_fov_problem(*v.fov, v.width, v.height);
+  if (!why.empty())
+    throw Error((p.root() / "videos.json").string(),
+                "video " + v.id + ": " + why + " (fix or remove its \"fov\" entry)");
+  FieldOfView fov;
+  fov.kind = v.fov->kind == "circle" ? FieldOfView::Circle : FieldOfView::Polygon;
+  if (fov.kind == FieldOfView::Circle) {
+    fov.cx = v.fov->cx, fov.cy = v.fov->cy, fov.r = v.fov->r;
+    return fov;
+  }
+  for (const auto& [x, y] : v.fov->points)
+    fov.polygon.emplace_back(static_cast<float>(x), static_cast<float>(y));
+  return fov;
+}
+
+// A disc that is not found leaves the video without a stored fov: a manual
+// override in project.json may cover it, and extraction reports the failure.
+std::optional<StoredFov> detect_at_import(const fs::path& path, long long frames) {
+  try {
+    return to_stored(detect_fov(sample_frames(path, 16, frames)));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 bool looks_like_video(const fs::path& p) {
   static const std::set<std::string> exts = {".mp4", ".m4v",  ".mov", ".avi", ".mkv", ".webm",
                                              ".mpg", ".mpeg", ".wmv", ".flv", ".ts",  ".mts"};
@@ -122,6 +156,8 @@ Video import_video(const Project& p, const fs::path& video_path, const std::stri
   v.codec = info.codec;
   v.duration_s = info.duration_s;
   v.imported = now_iso8601();
+  // Once, here: the sampling pass decodes up to the whole video (media/video.h).
+  v.fov = detect_at_import(video_path, info.frames);
   // local.json first: a crash in between leaves an unused source entry, never
   // a video without a source.
   set_source(p, v.id, video_path);
@@ -390,6 +426,9 @@ FieldOfView video_fov(const Project& p, const Video& v) {
       fov.polygon.emplace_back(static_cast<float>(x), static_cast<float>(y));
     return fov;
   }
+  if (v.fov) return from_stored(p, v);
+  // Detected, not stored: videos.json keeps import as its one writer, so an
+  // extraction or triage never races an import over it (a lost update).
   const fs::path src = video_source(p, v.id);
   try {
     return detect_fov(sample_frames(src, 16, v.frames));

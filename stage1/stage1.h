@@ -31,7 +31,9 @@ std::string patient_pseudonym(const Project& p, const std::string& patient_name)
 // decoded (with the reason). The frame count is the container's (as ffprobe
 // reports it without -count_frames); a stream that ends early is caught and
 // reported by extract_frames. Video ids are sequential (v001, v002, ...), never
-// the file name, which may carry the patient's name.
+// the file name, which may carry the patient's name. The field of view is
+// detected here, once, and kept in videos.json (Video::fov); a video whose
+// disc is not found is imported without one.
 Video import_video(const Project& p, const fs::path& video_path, const std::string& patient_name,
                    const std::string& user);
 
@@ -120,9 +122,11 @@ ExtractReport extract_frames(const Project& p, const ExtractOptions& opt);
 std::vector<long long> clip_frame_indices(const Clip& c, double video_fps, double fps, int every_n);
 
 // The field of view used for a video: the manual override of project.json
-// when set, else detected from frames spread over the video at exact indices
-// (media/video.h sample_frames), so a file always gets the same one, in any
-// project and however busy the machine is.
+// when set, else the one stored at import (videos.json; Error naming the file
+// and the video when it is unsound), else detected from frames spread over
+// the video at exact indices (media/video.h sample_frames), so a file always
+// gets the same one, in any project and however busy the machine is. It
+// never writes: videos.json has one writer, import.
 FieldOfView video_fov(const Project& p, const Video& v);
 
 }  // namespace excap

@@ -1,6 +1,8 @@
 #include "store/project.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -108,11 +110,75 @@ void write_json_atomic(const fs::path& path, const json& j) {
 
 // ---- record (de)serialisation ----
 
+std::string stored_fov_problem(const StoredFov& fov, int width, int height) {
+  const auto inside = [&](double x, double y) {
+    return x >= 0 && y >= 0 && x <= width && y <= height;
+  };
+  const std::string frame = std::to_string(width) + "x" + std::to_string(height) + " frame";
+  if (fov.kind == "circle") {
+    if (!std::isfinite(fov.cx) || !std::isfinite(fov.cy) || !std::isfinite(fov.r))
+      return "field-of-view circle has a number that is not finite";
+    if (!(fov.r > 0)) return "field-of-view circle has radius " + std::to_string(fov.r) + " (<= 0)";
+    if (!inside(fov.cx - fov.r, fov.cy - fov.r) || !inside(fov.cx + fov.r, fov.cy + fov.r))
+      return "field-of-view circle reaches outside the " + frame;
+    return "";
+  }
+  if (fov.kind == "polygon") {
+    if (fov.points.size() < 3) return "field-of-view polygon has fewer than 3 points";
+    for (const auto& [x, y] : fov.points) {
+      if (!std::isfinite(x) || !std::isfinite(y))
+        return "field-of-view polygon has a point that is not finite";
+      if (!inside(x, y)) return "field-of-view polygon has a point outside the " + frame;
+    }
+    return "";
+  }
+  return "unknown field-of-view kind '" + fov.kind + "' (circle, polygon)";
+}
+
+namespace {
+
+// Not a number (null, text, missing) reads as NaN, so validate can name the
+// video instead of the whole file failing to load.
+double number_or_nan(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>()
+                                               : std::numeric_limits<double>::quiet_NaN();
+}
+
+json stored_fov_to_json(const StoredFov& f) {
+  json j{{"kind", f.kind}};
+  if (f.kind == "circle") {
+    j["cx"] = f.cx, j["cy"] = f.cy, j["r"] = f.r;
+    return j;
+  }
+  json pts = json::array();
+  for (const auto& [x, y] : f.points) pts.push_back({x, y});
+  j["points"] = pts;
+  return j;
+}
+
+StoredFov stored_fov_from_json(const json& j) {
+  StoredFov f;
+  f.kind = j.value("kind", "");
+  f.cx = number_or_nan(j, "cx");
+  f.cy = number_or_nan(j, "cy");
+  f.r = number_or_nan(j, "r");
+  if (f.kind != "polygon" || !j.contains("points") || !j["points"].is_array()) return f;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& p : j["points"]) {
+    const bool pair = p.is_array() && p.size() == 2 && p[0].is_number() && p[1].is_number();
+    f.points.emplace_back(pair ? p[0].get<double>() : nan, pair ? p[1].get<double>() : nan);
+  }
+  return f;
+}
+
+}  // namespace
+
 void to_json(json& j, const Video& v) {
   j = json{{"id", v.id},         {"patient", v.patient}, {"sha256", v.sha256},
            {"fps", v.fps},       {"frames", v.frames},   {"width", v.width},
            {"height", v.height}, {"codec", v.codec},     {"duration_s", v.duration_s},
            {"imported", v.imported}};
+  if (v.fov) j["fov"] = stored_fov_to_json(*v.fov);
 }
 void from_json(const json& j, Video& v) {
   v.id = j.at("id").get<std::string>();
@@ -126,6 +192,10 @@ void from_json(const json& j, Video& v) {
   v.codec = j.value("codec", "");
   v.duration_s = j.value("duration_s", 0.0);
   v.imported = j.value("imported", "");
+  v.fov.reset();
+  // Anything but an object reads as a kind-less fov that validate reports.
+  if (j.contains("fov") && !j["fov"].is_null())
+    v.fov = stored_fov_from_json(j["fov"].is_object() ? j["fov"] : json{{"kind", ""}});
 }
 
 void to_json(json& j, const Clip& c) {

@@ -48,6 +48,20 @@ struct ProjectMeta {
   const User* find_user(const std::string& id) const;
 };
 
+// The field of view detected for one video at import, in the plain numbers of
+// media's FieldOfView (store does not depend on media; stage1 converts). A
+// frame that is lit edge to edge is the polygon of its four corners.
+struct StoredFov {
+  std::string kind = "circle";  // "circle" | "polygon"
+  double cx = 0, cy = 0, r = 0;
+  std::vector<std::pair<double, double>> points;
+};
+
+// Why a stored field of view cannot be used for a width x height frame (not
+// finite, radius <= 0, outside the frame, polygon under 3 points, unknown
+// kind); empty when it is sound. One check for validate and for extraction.
+std::string stored_fov_problem(const StoredFov& fov, int width, int height);
+
 struct Video {
   std::string id;
   std::string patient;  // pseudonym, never the real name
@@ -58,6 +72,7 @@ struct Video {
   std::string codec;
   double duration_s = 0;
   std::string imported;
+  std::optional<StoredFov> fov;  // absent in projects imported before it was kept
 };
 
 struct Clip {

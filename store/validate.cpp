@@ -29,8 +29,11 @@ class Checker {
 
     std::set<std::string> videos, clips;
     guard(dir_ / "videos.json", [&] {
-      for (const auto& v : p.load_videos())
+      for (const auto& v : p.load_videos()) {
         if (!videos.insert(v.id).second) add(dir_ / "videos.json", "video id '" + v.id + "' twice");
+        const std::string why = v.fov ? stored_fov_problem(*v.fov, v.width, v.height) : "";
+        if (!why.empty()) add(dir_ / "videos.json", "video '" + v.id + "': " + why);
+      }
     });
     guard(dir_ / "clips.json", [&] {
       for (const auto& c : p.load_clips()) {

@@ -7,9 +7,11 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
 #include "common/sha256.h"
+#include "media/imageio.h"
 #include "stage1/stage1.h"
 #include "support/test_video.h"
 #include "test_support.h"
@@ -44,7 +46,97 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
+// Frames extracted every 10th source frame of the one clip [0, 20).
+std::vector<cv::Mat> extract_two(const Project& p) {
+  ExtractOptions o;
+  o.every_n = 10;
+  o.dedupe = 0;
+  REQUIRE(extract_frames(p, o).written == 2);
+  std::vector<cv::Mat> out;
+  for (const auto& f : p.load_frames()) out.push_back(read_frame(p.root() / f.file));
+  return out;
+}
+
+// Pixels lit (grey > 0) outside a circle.
+int lit_outside(const cv::Mat& bgr, double cx, double cy, double r) {
+  FieldOfView c;
+  c.cx = cx, c.cy = cy, c.r = r;
+  cv::Mat grey;
+  cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+  return cv::countNonZero(grey & ~c.mask(grey.size()));
+}
+
 }  // namespace
+
+TEST_CASE("import detects the field of view once and keeps it in videos.json") {
+  ScratchDir tmp("stage1-import-fov");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const Video v = import_video(p, video, "Pat One", "u");
+  // The test disc: centre (80, 80), radius 72, shrunk by detect_fov's margin.
+  REQUIRE(v.fov);
+  CHECK(v.fov->kind == "circle");
+  CHECK(v.fov->cx == doctest::Approx(80).epsilon(0.02));
+  CHECK(v.fov->cy == doctest::Approx(80).epsilon(0.02));
+  CHECK(v.fov->r > 64);
+  CHECK(v.fov->r < 72);
+  const auto stored = p.load_videos().at(0).fov;
+  REQUIRE(stored);
+  CHECK(stored->r == v.fov->r);
+  const FieldOfView used = video_fov(p, p.load_videos().at(0));
+  CHECK(used.kind == FieldOfView::Circle);
+  CHECK(used.r == v.fov->r);
+}
+
+TEST_CASE("extraction reads the stored field of view instead of detecting it again") {
+  ScratchDir tmp("stage1-stored-fov");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  import_video(p, video, "Pat One", "u");
+  add_clip(p, "v001", 0, 20, "u", "");
+  // A smaller circle than the disc: detection would never give it.
+  std::vector<Video> videos = p.load_videos();
+  videos[0].fov = StoredFov{"circle", 80, 80, 30, {}};
+  p.save_videos(videos);
+  const auto frames = extract_two(p);
+  for (const auto& f : frames) {
+    CHECK(lit_outside(f, 80, 80, 30) == 0);
+    CHECK(lit_outside(f, 80, 80, 1) > 0);  // the tissue inside is kept
+  }
+  // The project's manual override still wins over the stored one.
+  p.mutable_meta().extraction.fov = FovOverride{"circle", 80, 80, 20, {}};
+  CHECK(video_fov(p, videos[0]).r == 20);
+  // An unsound stored one is refused, naming videos.json and the video.
+  videos[0].fov->r = -1;
+  p.mutable_meta().extraction.fov = FovOverride{};
+  const std::string why = error_of([&] { video_fov(p, videos[0]); });
+  CHECK(why.find("videos.json") != std::string::npos);
+  CHECK(why.find("v001") != std::string::npos);
+  CHECK(why.find("radius") != std::string::npos);
+}
+
+TEST_CASE("a videos.json from before the stored field of view still extracts") {
+  ScratchDir tmp("stage1-old-videos");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const Video v = import_video(p, video, "Pat One", "u");
+  REQUIRE(v.fov);
+  add_clip(p, v.id, 0, 20, "u", "");
+  auto j = read_json_file(p.root() / "videos.json");
+  j["videos"][0].erase("fov");
+  write_json_atomic(p.root() / "videos.json", j);
+  Project old = Project::open(p.root());
+  REQUIRE_FALSE(old.load_videos().at(0).fov);
+  // Detected again, the same disc: the corner overlay is blanked, the tissue kept.
+  CHECK(video_fov(old, old.load_videos().at(0)).r == v.fov->r);
+  for (const auto& f : extract_two(old)) {
+    CHECK(lit_outside(f, v.fov->cx, v.fov->cy, v.fov->r) == 0);
+    CHECK(lit_outside(f, 80, 80, 30) > 0);
+  }
+}
 
 TEST_CASE("import probes the video, fingerprints it and stores only a pseudonym") {
   ScratchDir tmp("stage1-import");

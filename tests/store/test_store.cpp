@@ -24,7 +24,7 @@ TEST_CASE("project round trip keeps every record") {
   for (const char* d : {"frames", "labels", "final", "splits", "runs", "log"})
     CHECK(fs::is_directory(dir / d));
 
-  Video v{"v0001", "p-1234", "ab", 25.0, 1000, 320, 320, "mp4v", 40.0, "2026-01-01T00:00:00Z"};
+  Video v{"v0001", "p-1234", "ab", 25.0, 1000, 320, 320, "mp4v", 40.0, "2026-01-01T00:00:00Z", {}};
   p.save_videos({v});
   p.save_clips({{"c0001", "v0001", 10, 20, "a", "ulcer?"}});
   p.save_frames({{"v0001_000010", "c0001", "v0001", "p-1234", 10, 0.4, "frames/v0001_000010.png",
@@ -64,6 +64,57 @@ TEST_CASE("project round trip keeps every record") {
   CHECK(f->annotators.size() == 2);
   CHECK(q.labeled_frames("a") == std::vector<std::string>{"v0001_000010"});
   CHECK(q.final_frames() == std::vector<std::string>{"v0001_000010"});
+}
+
+TEST_CASE("a video's stored field of view round-trips; an entry without one loads") {
+  ScratchDir tmp("store-fov");
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  Video circle{"v1", "p-1", "", 10, 100, 320, 240, "FFV1", 10, "", {}};
+  circle.fov = StoredFov{"circle", 160.5, 120.25, 100, {}};
+  Video polygon{"v2", "p-1", "", 10, 100, 320, 240, "FFV1", 10, "", {}};
+  polygon.fov = StoredFov{"polygon", 0, 0, 0, {{0, 0}, {320, 0}, {320, 240}, {0, 240}}};
+  Video none{"v3", "p-1", "", 10, 100, 320, 240, "FFV1", 10, "", {}};
+  p.save_videos({circle, polygon, none});
+  const auto j = read_json_file(tmp / "proj" / "videos.json");
+  CHECK(j["videos"][0]["fov"]["kind"] == "circle");
+  CHECK(j["videos"][1]["fov"]["points"].size() == 4);
+  CHECK_FALSE(j["videos"][2].contains("fov"));
+
+  const auto back = p.load_videos();
+  REQUIRE(back.size() == 3);
+  REQUIRE(back[0].fov);
+  CHECK(back[0].fov->kind == "circle");
+  CHECK(back[0].fov->cx == 160.5);
+  CHECK(back[0].fov->cy == 120.25);
+  CHECK(back[0].fov->r == 100);
+  REQUIRE(back[1].fov);
+  CHECK(back[1].fov->kind == "polygon");
+  CHECK(back[1].fov->points == polygon.fov->points);
+  CHECK_FALSE(back[2].fov);
+  CHECK(stored_fov_problem(*back[0].fov, 320, 240).empty());
+  CHECK(stored_fov_problem(*back[1].fov, 320, 240).empty());
+
+  // A number JSON cannot hold (NaN is written as null) loads as not finite,
+  // so validate names the video instead of the whole file failing.
+  auto broken = j;
+  broken["videos"][0]["fov"]["r"] = nullptr;
+  write_json_atomic(tmp / "proj" / "videos.json", broken);
+  const auto loaded = p.load_videos();
+  REQUIRE(loaded[0].fov);
+  CHECK(stored_fov_problem(*loaded[0].fov, 320, 240).find("not finite") != std::string::npos);
+}
+
+TEST_CASE("stored_fov_problem names each unsound field of view") {
+  const auto why = [](const StoredFov& f) { return stored_fov_problem(f, 320, 240); };
+  CHECK(why({"circle", 160, 120, 0, {}}).find("radius") != std::string::npos);
+  CHECK(why({"circle", 160, 120, -5, {}}).find("radius") != std::string::npos);
+  CHECK(why({"circle", 160, 120, 121, {}}).find("outside the 320x240 frame") != std::string::npos);
+  CHECK(why({"circle", 160, 120, 120, {}}).empty());
+  CHECK(why({"polygon", 0, 0, 0, {{0, 0}, {10, 0}}}).find("fewer than 3") != std::string::npos);
+  CHECK(why({"polygon", 0, 0, 0, {{0, 0}, {321, 0}, {0, 10}}}).find("outside") !=
+        std::string::npos);
+  CHECK(why({"square", 0, 0, 0, {}}).find("unknown field-of-view kind 'square'") !=
+        std::string::npos);
 }
 
 TEST_CASE("a label without a clearness degree round-trips as unset") {

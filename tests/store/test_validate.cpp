@@ -18,7 +18,8 @@ namespace {
 Project make_clean(const fs::path& dir) {
   Project p = Project::create(dir, cecd_schema(),
                               {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
-  p.save_videos({{"v1", "p-1", "", 10, 100, 32, 24, "mp4v", 10, ""}});
+  p.save_videos(
+      {{"v1", "p-1", "", 10, 100, 32, 24, "mp4v", 10, "", StoredFov{"circle", 16, 12, 11, {}}}});
   p.save_clips({{"c1", "v1", 0, 50, "a", ""}});
   std::vector<Frame> frames;
   for (int i = 0; i < 2; ++i) {
@@ -120,4 +121,37 @@ TEST_CASE("assignments and clips that point nowhere are reported") {
   CHECK(has_problem(ps, "assignments.json", "unknown frame 'nope'"));
   CHECK(has_problem(ps, "clips.json", "unknown video 'v7'"));
   CHECK(has_problem(ps, "clips.json", "empty or negative"));
+}
+
+TEST_CASE("validate flags a stored field of view that cannot be used, naming the video") {
+  ScratchDir tmp("validate-fov");
+  Project p = make_clean(tmp / "p");
+  Video v = p.load_videos().at(0);
+  REQUIRE(v.fov);
+  Video w = v;
+  w.id = "v2";
+  v.fov->r = 0;                                                       // radius <= 0
+  w.fov = StoredFov{"polygon", 0, 0, 0, {{0, 0}, {40, 0}, {0, 24}}};  // past the 32-pixel width
+  p.save_videos({v, w});
+  auto ps = validate_project(tmp / "p");
+  CHECK_MESSAGE(has_problem(ps, "videos.json", "video 'v1': field-of-view circle has radius"),
+                dump(ps));
+  CHECK_MESSAGE(
+      has_problem(ps, "videos.json", "video 'v2': field-of-view polygon has a point outside"),
+      dump(ps));
+
+  // JSON has no NaN: a number written as null must be reported, not crash the load.
+  auto j = read_json_file(tmp / "p" / "videos.json");
+  j["videos"][1]["fov"] = {{"kind", "circle"}, {"cx", nullptr}, {"cy", 12}, {"r", 5}};
+  j["videos"][0]["fov"] = {{"kind", "polygon"}, {"points", {{0, 0}, {1, 1}}}};
+  write_json_atomic(tmp / "p" / "videos.json", j);
+  ps = validate_project(tmp / "p");
+  CHECK_MESSAGE(has_problem(ps, "videos.json",
+                            "video 'v2': field-of-view circle has a number that is not finite"),
+                dump(ps));
+  CHECK_MESSAGE(
+      has_problem(ps, "videos.json", "video 'v1': field-of-view polygon has fewer than 3"),
+      dump(ps));
+  // The clips of v1 are still checked: the file loaded.
+  CHECK_FALSE(has_problem(ps, "clips.json", "unknown video"));
 }
