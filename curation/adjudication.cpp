@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "curation/agreement.h"
 #include "common/error.h"
+#include "curation/agreement.h"
 #include "media/imageio.h"
 
 namespace excap {
@@ -14,6 +14,51 @@ namespace excap {
 using nlohmann::json;
 
 std::string annotator_display_name(int index) { return "Annotator " + std::to_string(index + 1); }
+
+namespace {
+constexpr FinalSource kAllSources[] = {FinalSource::Agreed, FinalSource::A, FinalSource::B,
+                                       FinalSource::Merged, FinalSource::Repainted};
+}  // namespace
+
+std::string to_string(FinalSource source) {
+  switch (source) {
+    case FinalSource::Agreed:
+      return "agreed";
+    case FinalSource::A:
+      return "A";
+    case FinalSource::B:
+      return "B";
+    case FinalSource::Merged:
+      return "merged";
+    case FinalSource::Repainted:
+      return "repainted";
+  }
+  throw Error("final label", "unknown source " + std::to_string(static_cast<int>(source)));
+}
+
+std::optional<FinalSource> parse_final_source(const std::string& text) {
+  for (FinalSource s : kAllSources)
+    if (to_string(s) == text) return s;
+  return std::nullopt;
+}
+
+std::string allowed_final_sources() {
+  std::string out;
+  for (FinalSource s : kAllSources) out += (out.empty() ? "" : ", ") + to_string(s);
+  return out;
+}
+
+FinalSource final_source(const Project& project, const FinalLabel& label) {
+  if (auto s = parse_final_source(label.source)) return *s;
+  throw Error(project.final_json_path(label.frame).string(),
+              "source '" + label.source + "' is not one of " + allowed_final_sources());
+}
+
+std::optional<FinalLabel> load_final_label(const Project& project, const std::string& frame) {
+  auto label = project.load_final(frame);
+  if (label) final_source(project, *label);
+  return label;
+}
 
 namespace {
 
@@ -237,15 +282,16 @@ void AdjudicationDraft::repaint(const cv::Mat& edited) {
   mask_ = edited.clone();
 }
 
-std::string AdjudicationDraft::source() const {
+FinalSource AdjudicationDraft::source() const {
   const cv::Mat &a = case_.mask[0], &b = case_.mask[1];
   const bool eq_a = cv::countNonZero(mask_ != a) == 0;
   const bool eq_b = cv::countNonZero(mask_ != b) == 0;
-  if (eq_a && eq_b) return "agreed";
-  if (eq_a) return "A";
-  if (eq_b) return "B";
+  if (eq_a && eq_b) return FinalSource::Agreed;
+  if (eq_a) return FinalSource::A;
+  if (eq_b) return FinalSource::B;
   cv::Mat from_either = (mask_ == a) | (mask_ == b);
-  return cv::countNonZero(from_either) == static_cast<int>(mask_.total()) ? "merged" : "repainted";
+  return cv::countNonZero(from_either) == static_cast<int>(mask_.total()) ? FinalSource::Merged
+                                                                          : FinalSource::Repainted;
 }
 
 FinalLabel save_expert_decision(const Project& project, const AdjudicationDraft& draft,
@@ -264,7 +310,7 @@ FinalLabel save_expert_decision(const Project& project, const AdjudicationDraft&
   if (mc.bad_pixels)
     throw Error(where, std::to_string(mc.bad_pixels) + " mask pixels hold value " +
                            std::to_string(mc.first_bad_value) + ", outside the schema");
-  if (auto old = project.load_final(c.frame)) {
+  if (auto old = load_final_label(project, c.frame)) {
     if (old->expert != "auto" && !options.replace_expert_decision)
       throw Error(where, "already decided by expert '" + old->expert + "' at " + old->time +
                              "; revising it must be asked for explicitly");
@@ -272,7 +318,7 @@ FinalLabel save_expert_decision(const Project& project, const AdjudicationDraft&
   FinalLabel f;
   f.frame = c.frame;
   f.cd = *draft.cd();
-  f.source = draft.source();
+  f.source = to_string(draft.source());
   f.expert = expert;
   f.time = now_iso8601();
   f.annotators = {c.annotators[0], c.annotators[1]};
@@ -345,7 +391,7 @@ AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& op
   AutoAcceptResult r;
   const LabelSchema& s = project.meta().schema;
   for (const auto& [frame, users] : project.load_assignments()) {
-    if (project.load_final(frame)) {  // decided, by the expert or earlier: never touched
+    if (load_final_label(project, frame)) {  // decided, by the expert or earlier: never touched
       ++r.already_decided;
       continue;
     }
@@ -375,12 +421,12 @@ AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& op
     for (const auto& l : labs) masks.push_back(l.mask), f.annotators.push_back(l.user);
     f.frame = frame;
     f.cd = *labs[0].cd;
-    f.source = "agreed";
+    f.source = to_string(FinalSource::Agreed);
     f.expert = "auto";
     f.time = now_iso8601();
     f.agreement_iou = min_iou;
     // An expert may have decided while we computed: check again right before writing.
-    if (project.load_final(frame)) {
+    if (load_final_label(project, frame)) {
       --r.accepted;
       r.accepted_frames.pop_back();
       ++r.already_decided;

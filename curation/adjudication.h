@@ -35,6 +35,31 @@ namespace excap {
 // The studio shows annotators as "Annotator 1" / "Annotator 2", never by name.
 std::string annotator_display_name(int index);  // 0 -> "Annotator 1"
 
+// ---- the final label's source ----
+
+// How the final mask came about. FinalLabel (store/project.h) keeps the
+// on-disk string, as store/ sits below curation; it is converted here.
+enum class FinalSource {
+  Agreed,    // both annotators identical, or auto-accepted
+  A,         // Annotator 1's mask
+  B,         // Annotator 2's mask
+  Merged,    // region by region from one side or the other
+  Repainted  // the expert painted pixels neither side had
+};
+
+// The on-disk spelling: "agreed", "A", "B", "merged", "repainted".
+std::string to_string(FinalSource source);
+// Exact spelling only; nullopt for anything else.
+std::optional<FinalSource> parse_final_source(const std::string& text);
+// "agreed, A, B, merged, repainted", for messages.
+std::string allowed_final_sources();
+
+// The source of a label read from final/<label.frame>.json; throws Error
+// naming that file and the allowed values when it holds another value.
+FinalSource final_source(const Project& project, const FinalLabel& label);
+// Project::load_final with the source checked as final_source does.
+std::optional<FinalLabel> load_final_label(const Project& project, const std::string& frame);
+
 // ---- the queue ----
 
 struct UndecidedFrame {
@@ -119,7 +144,7 @@ class AdjudicationDraft {
   // "agreed" when both sides are identical and the mask equals them; "A" or
   // "B" when the mask equals one side; "merged" when every pixel comes from
   // one side or the other; "repainted" otherwise.
-  std::string source() const;
+  FinalSource source() const;
 
  private:
   AdjudicationCase case_;
@@ -179,7 +204,7 @@ struct SimulatedExpertResult {
   int decided = 0;
   int no_truth = 0;
   int not_ready = 0;
-  std::map<std::string, int> by_source;
+  std::map<std::string, int> by_source;  // keyed by to_string(FinalSource)
 };
 
 // Settles every ready undecided frame as a careful expert would with the

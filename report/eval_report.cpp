@@ -67,7 +67,8 @@ std::vector<plots::LineSeries> values_of(const std::map<std::string, plots::Line
 
 cv::Mat packed_image(const PackedSubset& d, std::size_t i) {  // RGB -> BGR Mat
   const int s = d.size;
-  cv::Mat rgb(s, s, CV_8UC3, const_cast<std::uint8_t*>(d.images.data()) + i * std::size_t(s) * s * 3);
+  cv::Mat rgb(s, s, CV_8UC3,
+              const_cast<std::uint8_t*>(d.images.data()) + i * std::size_t(s) * s * 3);
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   return bgr;
@@ -80,79 +81,94 @@ cv::Mat mask_view(const std::uint8_t* base, std::size_t i, int s) {
 std::string name_of(const std::vector<std::string>& names, int i) {
   return i >= 0 && i < int(names.size()) ? names[i] : std::to_string(i);
 }
-}  // namespace
-
-fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const LabelSchema& schema,
-                           const ReportOptions& options) {
-  const fs::path dir = eval_dir(run_dir, r.subset);
-  ensure_dir(dir / "plots");
-  const PackedSubset& d = r.data;
-  const int s = d.size;
-  std::vector<plots::Rgb> colors;
-  for (const auto& t : schema.tissue) colors.push_back(t.color);
-
+// What every section writes to: the markdown and the folder beside it.
+struct ReportSink {
+  fs::path dir;  // eval_dir(run_dir, subset); holds plots/
   std::ostringstream md;
-  md << "# Evaluation of run `" << r.run << "` on `" << d.split << "/" << r.subset << "`\n\n"
-     << "Weights: " << r.checkpoint << " checkpoint, iteration " << r.iteration << ". Frames: "
-     << d.ids.size() << " at " << s << "x" << s << ". Forward time: " << r.seconds << " s.\n\n"
-     << "Definitions: segmentation as mmsegmentation's IoUMetric (areas summed over the subset, "
-        "pixels labelled " << d.ignore_index << " dropped, a class absent from both label and "
-        "prediction is n/a and left out of the means); classification as scikit-learn "
-        "`average='macro'` (0 where undefined).\n\n";
+};
 
-  if (r.has_cls) {
-    md << "## Clearness degree classification\n\n| Accuracy | Precision | Recall | F1 |\n"
-       << "|---:|---:|---:|---:|\n| " << pct(r.cls.accuracy) << " | " << pct(r.cls.precision)
-       << " | " << pct(r.cls.recall) << " | " << pct(r.cls.f1) << " |\n\n"
-       << "| class | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n";
-    for (std::size_t c = 0; c < r.cls.support.size(); ++c)
-      md << "| " << name_of(d.cd_names, int(c)) << " | " << pct(r.cls.class_precision[c]) << " | "
-         << pct(r.cls.class_recall[c]) << " | " << pct(r.cls.class_f1[c]) << " | "
-         << r.cls.support[c] << " |\n";
-    std::vector<long long> flat;
-    for (const auto& row : r.cls.confusion) flat.insert(flat.end(), row.begin(), row.end());
-    write_png_atomic(dir / "plots" / "confusion.png",
-                     plots::confusion_matrix_image("Clearness degree (" + r.subset + ")",
-                                                   d.cd_names, flat));
-    md << "\n![confusion matrix](plots/confusion.png)\n\n";
-  }
+void write_heading(ReportSink& out, const EvalResult& r) {
+  const PackedSubset& d = r.data;
+  out.md
+      << "# Evaluation of run `" << r.run << "` on `" << d.split << "/" << r.subset << "`\n\n"
+      << "Weights: " << r.checkpoint << " checkpoint, iteration " << r.iteration
+      << ". Frames: " << d.ids.size() << " at " << d.size << "x" << d.size
+      << ". Forward time: " << r.seconds << " s.\n\n"
+      << "Definitions: segmentation as mmsegmentation's IoUMetric (areas summed over the subset, "
+         "pixels labelled "
+      << d.ignore_index
+      << " dropped, a class absent from both label and "
+         "prediction is n/a and left out of the means); classification as scikit-learn "
+         "`average='macro'` (0 where undefined).\n\n";
+}
 
-  if (r.has_seg) {
-    md << "## Tissue segmentation\n\n| aAcc | mIoU | mAcc |\n|---:|---:|---:|\n| "
-       << pct(r.seg.aAcc) << " | " << pct(r.seg.mIoU) << " | " << pct(r.seg.mAcc) << " |\n\n"
-       << "| class | IoU | Acc | label pixels | predicted pixels |\n|---|---:|---:|---:|---:|\n";
-    for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
-      md << "| " << name_of(d.tissue_names, int(c)) << " | " << pct(r.seg.iou[c]) << " | "
-         << pct(r.seg.acc[c]) << " | " << r.seg.label_area[c] << " | " << r.seg.pred_area[c]
-         << " |\n";
-    std::vector<double> iou, acc;
-    for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
-      iou.push_back(100 * r.seg.iou[c]), acc.push_back(100 * r.seg.acc[c]);
-    plots::ChartStyle style;
-    style.y_label = "%";
-    style.y_min = 0;
-    style.y_max = 100;
-    style.value_decimals = 1;
-    write_png_atomic(dir / "plots" / "per_class_iou.png",
-                     plots::bar_chart("Per-class IoU and Acc (" + r.subset + ")", d.tissue_names,
-                                      {{"IoU", iou}, {"Acc", acc}}, style));
-    md << "\n![per-class IoU](plots/per_class_iou.png)\n\n";
-    // Predicted masks at the packed resolution, so anyone can recompute the metrics.
-    ensure_dir(dir / "pred");
-    for (std::size_t i = 0; i < d.ids.size(); ++i)
-      write_png_atomic(dir / "pred" / (d.ids[i] + ".png"), mask_view(r.pred_masks.data(), i, s));
-    md << "Predicted masks: `pred/<frame id>.png` (class index per pixel, " << s << "x" << s
-       << ", the packed resolution).\n\n";
-  }
+void write_classification(ReportSink& out, const EvalResult& r) {
+  const PackedSubset& d = r.data;
+  auto& md = out.md;
+  md << "## Clearness degree classification\n\n| Accuracy | Precision | Recall | F1 |\n"
+     << "|---:|---:|---:|---:|\n| " << pct(r.cls.accuracy) << " | " << pct(r.cls.precision) << " | "
+     << pct(r.cls.recall) << " | " << pct(r.cls.f1) << " |\n\n"
+     << "| class | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n";
+  for (std::size_t c = 0; c < r.cls.support.size(); ++c)
+    md << "| " << name_of(d.cd_names, int(c)) << " | " << pct(r.cls.class_precision[c]) << " | "
+       << pct(r.cls.class_recall[c]) << " | " << pct(r.cls.class_f1[c]) << " | " << r.cls.support[c]
+       << " |\n";
+  std::vector<long long> flat;
+  for (const auto& row : r.cls.confusion) flat.insert(flat.end(), row.begin(), row.end());
+  write_png_atomic(
+      out.dir / "plots" / "confusion.png",
+      plots::confusion_matrix_image("Clearness degree (" + r.subset + ")", d.cd_names, flat));
+  md << "\n![confusion matrix](plots/confusion.png)\n\n";
+}
 
+void write_per_class_iou_chart(ReportSink& out, const EvalResult& r) {
+  std::vector<double> iou, acc;
+  for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
+    iou.push_back(100 * r.seg.iou[c]), acc.push_back(100 * r.seg.acc[c]);
+  plots::ChartStyle style;
+  style.y_label = "%";
+  style.y_min = 0;
+  style.y_max = 100;
+  style.value_decimals = 1;
+  write_png_atomic(out.dir / "plots" / "per_class_iou.png",
+                   plots::bar_chart("Per-class IoU and Acc (" + r.subset + ")", r.data.tissue_names,
+                                    {{"IoU", iou}, {"Acc", acc}}, style));
+  out.md << "\n![per-class IoU](plots/per_class_iou.png)\n\n";
+}
+
+// Predicted masks at the packed resolution, so anyone can recompute the metrics.
+void write_predicted_masks(ReportSink& out, const EvalResult& r) {
+  const PackedSubset& d = r.data;
+  ensure_dir(out.dir / "pred");
+  for (std::size_t i = 0; i < d.ids.size(); ++i)
+    write_png_atomic(out.dir / "pred" / (d.ids[i] + ".png"),
+                     mask_view(r.pred_masks.data(), i, d.size));
+  out.md << "Predicted masks: `pred/<frame id>.png` (class index per pixel, " << d.size << "x"
+         << d.size << ", the packed resolution).\n\n";
+}
+
+void write_segmentation(ReportSink& out, const EvalResult& r) {
+  auto& md = out.md;
+  md << "## Tissue segmentation\n\n| aAcc | mIoU | mAcc |\n|---:|---:|---:|\n| " << pct(r.seg.aAcc)
+     << " | " << pct(r.seg.mIoU) << " | " << pct(r.seg.mAcc) << " |\n\n"
+     << "| class | IoU | Acc | label pixels | predicted pixels |\n|---|---:|---:|---:|---:|\n";
+  for (std::size_t c = 0; c < r.seg.iou.size(); ++c)
+    md << "| " << name_of(r.data.tissue_names, int(c)) << " | " << pct(r.seg.iou[c]) << " | "
+       << pct(r.seg.acc[c]) << " | " << r.seg.label_area[c] << " | " << r.seg.pred_area[c]
+       << " |\n";
+  write_per_class_iou_chart(out, r);
+  write_predicted_masks(out, r);
+}
+
+void write_training_curves(ReportSink& out, const fs::path& run_dir) {
   const Curves curves = read_curves(run_dir / "metrics.jsonl");
   if (!curves.loss.empty()) {
     plots::ChartStyle st;
     st.x_label = "iteration";
     st.y_label = "loss";
-    write_png_atomic(dir / "plots" / "loss.png",
+    write_png_atomic(out.dir / "plots" / "loss.png",
                      plots::line_chart("Training losses", values_of(curves.loss), st));
-    md << "## Training\n\n![losses](plots/loss.png)\n\n";
+    out.md << "## Training\n\n![losses](plots/loss.png)\n\n";
   }
   if (!curves.val.empty()) {
     plots::ChartStyle st;
@@ -160,41 +176,61 @@ fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const L
     st.y_label = "validation score";
     st.y_min = 0;
     st.y_max = 1;
-    write_png_atomic(dir / "plots" / "validation.png",
+    write_png_atomic(out.dir / "plots" / "validation.png",
                      plots::line_chart("Validation scores", values_of(curves.val), st));
-    md << "![validation](plots/validation.png)\n\n";
+    out.md << "![validation](plots/validation.png)\n\n";
   }
+}
 
-  // Overlay panel: image | ground truth | prediction per frame (paper Figure 5).
-  const int shown = std::min<int>(options.overlay_frames, static_cast<int>(d.ids.size()));
-  if (shown > 0 && r.has_seg) {
-    std::vector<cv::Mat> tiles;
-    std::vector<std::string> captions;
-    for (int k = 0; k < shown; ++k) {
-      // Spread the shown frames over the subset rather than the first few.
-      const std::size_t i = std::size_t(k) * d.ids.size() / shown;
-      cv::Mat img = packed_image(d, i);
-      tiles.push_back(img);
-      tiles.push_back(plots::colorize_mask(mask_view(d.masks.data(), i, s), colors));
-      tiles.push_back(plots::colorize_mask(mask_view(r.pred_masks.data(), i, s), colors));
-      std::string cd_truth = name_of(d.cd_names, d.cd.data()[i]);
-      captions.push_back(d.ids[i] + " (CD " + cd_truth + ")");
-      captions.push_back("ground truth");
-      captions.push_back(r.has_cls ? "prediction (CD " + name_of(d.cd_names, r.pred_cd[i]) + ")"
-                                   : "prediction");
-    }
-    write_png_atomic(dir / "overlays.png", plots::montage(tiles, captions, 3, 240));
-    md << "## Image | ground truth | prediction\n\n![overlays](overlays.png)\n\nColours: ";
-    for (std::size_t c = 0; c < schema.tissue.size(); ++c) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "#%02x%02x%02x", schema.tissue[c].color[0],
-                    schema.tissue[c].color[1], schema.tissue[c].color[2]);
-      md << (c ? ", " : "") << schema.tissue[c].name << " " << hex;
-    }
-    md << "; grey = ignored (255).\n";
+void write_colour_legend(std::ostringstream& md, const LabelSchema& schema) {
+  md << "Colours: ";
+  for (std::size_t c = 0; c < schema.tissue.size(); ++c) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "#%02x%02x%02x", schema.tissue[c].color[0],
+                  schema.tissue[c].color[1], schema.tissue[c].color[2]);
+    md << (c ? ", " : "") << schema.tissue[c].name << " " << hex;
   }
-  const fs::path report = dir / "report.md";
-  atomic_write(report, md.str());
+  md << "; grey = ignored (255).\n";
+}
+
+// Overlay panel: image | ground truth | prediction per frame (paper Figure 5).
+void write_overlay_panel(ReportSink& out, const EvalResult& r, const LabelSchema& schema,
+                         int shown) {
+  const PackedSubset& d = r.data;
+  std::vector<plots::Rgb> colors;
+  for (const auto& t : schema.tissue) colors.push_back(t.color);
+  std::vector<cv::Mat> tiles;
+  std::vector<std::string> captions;
+  for (int k = 0; k < shown; ++k) {
+    // Spread the shown frames over the subset rather than the first few.
+    const std::size_t i = std::size_t(k) * d.ids.size() / shown;
+    tiles.push_back(packed_image(d, i));
+    tiles.push_back(plots::colorize_mask(mask_view(d.masks.data(), i, d.size), colors));
+    tiles.push_back(plots::colorize_mask(mask_view(r.pred_masks.data(), i, d.size), colors));
+    captions.push_back(d.ids[i] + " (CD " + name_of(d.cd_names, d.cd.data()[i]) + ")");
+    captions.push_back("ground truth");
+    captions.push_back(r.has_cls ? "prediction (CD " + name_of(d.cd_names, r.pred_cd[i]) + ")"
+                                 : "prediction");
+  }
+  write_png_atomic(out.dir / "overlays.png", plots::montage(tiles, captions, 3, 240));
+  out.md << "## Image | ground truth | prediction\n\n![overlays](overlays.png)\n\n";
+  write_colour_legend(out.md, schema);
+}
+}  // namespace
+
+fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const LabelSchema& schema,
+                           const ReportOptions& options) {
+  ReportSink out;
+  out.dir = eval_dir(run_dir, r.subset);
+  ensure_dir(out.dir / "plots");
+  write_heading(out, r);
+  if (r.has_cls) write_classification(out, r);
+  if (r.has_seg) write_segmentation(out, r);
+  write_training_curves(out, run_dir);
+  const int shown = std::min<int>(options.overlay_frames, static_cast<int>(r.data.ids.size()));
+  if (shown > 0 && r.has_seg) write_overlay_panel(out, r, schema, shown);
+  const fs::path report = out.dir / "report.md";
+  atomic_write(report, out.md.str());
   return report;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
+
 #include "common/fsutil.h"
 
 namespace excap {
@@ -14,9 +16,9 @@ class Project;
 namespace excap::trainer {
 
 struct PackOptions {
-  std::string split;      // splits/<split>.json
-  int size = 240;         // the paper resizes every frame to 240x240
-  fs::path out_dir;       // empty: <project>/packed/<split>-<size>
+  std::string split;  // splits/<split>.json
+  int size = 240;     // the paper resizes every frame to 240x240
+  fs::path out_dir;   // empty: <project>/packed/<split>-<size>
 };
 
 struct PackedSubsetSummary {
@@ -25,6 +27,15 @@ struct PackedSubsetSummary {
   int count = 0;
   std::vector<long long> cd_histogram;
 };
+
+// The per-frame preprocessing of `excap pack`, shared with triage and the
+// tests so the model always sees frames prepared one way. `bgr` (CV_8UC3) is
+// converted to RGB and resized to size x size, INTER_AREA when it shrinks in
+// both directions, else bilinear; written as packed rows to `rgb_out`
+// (size * size * 3 bytes).
+void pack_image(const cv::Mat& bgr, int size, std::uint8_t* rgb_out);
+// Class indices never blend: nearest neighbour; size * size bytes to `mask_out`.
+void pack_mask(const cv::Mat& mask, int size, std::uint8_t* mask_out);
 
 // Reads frames/<id>.png, final/<id>.json and final/<id>.png of every frame
 // listed in the split. Any missing or unreadable frame or label is counted and

@@ -89,11 +89,13 @@ FoldedConv fold_conv_bn(const nn::Conv2dImpl& conv, const nn::BatchNorm2dImpl& b
   const auto mean = bn.running_mean.detach().to(torch::kDouble);
   const auto var = bn.running_var.detach().to(torch::kDouble);
   const std::int64_t c = w.size(0);
-  auto gamma = bn.weight.defined() ? bn.weight.detach().to(torch::kDouble)
-                                   : torch::ones({c}, w.options());
-  auto beta = bn.bias.defined() ? bn.bias.detach().to(torch::kDouble) : torch::zeros({c}, w.options());
+  auto gamma =
+      bn.weight.defined() ? bn.weight.detach().to(torch::kDouble) : torch::ones({c}, w.options());
+  auto beta =
+      bn.bias.defined() ? bn.bias.detach().to(torch::kDouble) : torch::zeros({c}, w.options());
   const auto scale = gamma / torch::sqrt(var + bn.options.eps());
-  auto b = conv.bias.defined() ? conv.bias.detach().to(torch::kDouble) : torch::zeros({c}, w.options());
+  auto b =
+      conv.bias.defined() ? conv.bias.detach().to(torch::kDouble) : torch::zeros({c}, w.options());
   f.weight = (w * scale.view({c, 1, 1, 1})).to(conv.weight.scalar_type());
   f.bias = ((b - mean) * scale + beta).to(conv.weight.scalar_type());
   return f;
@@ -114,76 +116,94 @@ FastInference::FastInference(model::MultiTaskNet net, const FastPathOptions& opt
   if (!net_) throw Error("fast inference", "no model");
   net_->eval();
   torch::NoGradGuard no_grad;
+  find_parts();
+  if (!whole_model_fallback_ && options_.fold_bn)
+    fold_batch_norms();
+  else if (!options_.fold_bn)
+    report_.not_folded.push_back("folding switched off");
+  convert_layout();
+}
+
+void FastInference::find_parts() {
   nn::Module& root = *net_;
   if (child(root, "backbone_cls")) {
     whole_model_fallback_ = true;
     report_.not_folded.push_back("cross-stitch network: runs as built");
-  } else {
-    backbone_ = child_as<model::BackboneImpl>(root, "backbone");
-    need(backbone_, "backbone");
-    cls_head_ = child_as<model::ClsBranchImpl>(root, "cls_head");
-    seg_head_ = child(root, "seg_head");
-    fusion_ = child_as<model::CrossFusionImpl>(root, "fusion");
+    return;
   }
+  backbone_ = child_as<model::BackboneImpl>(root, "backbone");
+  need(backbone_, "backbone");
+  cls_head_ = child_as<model::ClsBranchImpl>(root, "cls_head");
+  seg_head_ = child(root, "seg_head");
+  fusion_ = child_as<model::CrossFusionImpl>(root, "fusion");
+}
 
-  if (!whole_model_fallback_ && options_.fold_bn) {
-    if (auto resnet = std::dynamic_pointer_cast<model::ResNetImpl>(backbone_)) {
-      stem_ = fold_conv_bn(need(child_as<nn::Conv2dImpl>(*resnet, "conv1"), "backbone.conv1"),
-                           need(child_as<nn::BatchNorm2dImpl>(*resnet, "bn1"), "backbone.bn1"));
-      ++report_.folded_pairs;
-      for (int i = 0; i < model::BackboneImpl::kStages; ++i) {
-        const std::string lname = "layer" + std::to_string(i + 1);
-        auto layer = child_as<nn::ModuleListImpl>(*resnet, lname);
-        std::vector<Block> blocks;
-        for (const auto& item : need(layer, "backbone." + lname).named_children()) {
-          nn::Module& b = *item.value();
-          const std::string where = "backbone." + lname + "." + item.key();
-          auto conv = [&](const std::string& n) { return child_as<nn::Conv2dImpl>(b, n); };
-          auto bn = [&](const std::string& n) { return child_as<nn::BatchNorm2dImpl>(b, n); };
-          Block blk;
-          blk.c1 = fold_conv_bn(need(conv("conv1"), where + ".conv1"), need(bn("bn1"), where + ".bn1"));
-          blk.c2 = fold_conv_bn(need(conv("conv2"), where + ".conv2"), need(bn("bn2"), where + ".bn2"));
-          report_.folded_pairs += 2;
-          if (auto c3 = conv("conv3")) {
-            blk.bottleneck = true;
-            blk.c3 = fold_conv_bn(*c3, need(bn("bn3"), where + ".bn3"));
-            ++report_.folded_pairs;
-          }
-          if (auto ds = child_as<nn::SequentialImpl>(b, "downsample")) {
-            blk.has_downsample = true;
-            blk.downsample = fold_conv_bn(need(child_as<nn::Conv2dImpl>(*ds, "0"), where + ".downsample.0"),
-                                          need(child_as<nn::BatchNorm2dImpl>(*ds, "1"),
-                                               where + ".downsample.1"));
-            ++report_.folded_pairs;
-          }
-          blocks.push_back(std::move(blk));
-        }
-        stages_.push_back(std::move(blocks));
-      }
-      resnet_folded_ = true;
-    } else {
-      report_.not_folded.push_back(
-          "DenseNet backbone: pre-activation BN (norm -> relu -> conv) follows no conv to fold into");
-    }
-    if (auto fcn = std::dynamic_pointer_cast<model::FCNHeadImpl>(seg_head_)) {
-      auto convs = child_as<nn::ModuleListImpl>(*fcn, "convs");
-      for (const auto& item : need(convs, "seg_head.convs").named_children()) {
-        nn::Module& m = *item.value();
-        fcn_convs_.push_back(
-            fold_conv_bn(need(child_as<nn::Conv2dImpl>(m, "conv"), "seg_head.convs.conv"),
-                         need(child_as<nn::BatchNorm2dImpl>(m, "bn"), "seg_head.convs.bn")));
-        ++report_.folded_pairs;
-      }
-      if (fcn_convs_.size() != 2) throw Error("fast inference", "FCN head without two convs");
-      conv_seg_ = plain_conv(need(child_as<nn::Conv2dImpl>(*fcn, "conv_seg"), "seg_head.conv_seg"));
-      fcn_folded_ = true;
-    } else if (seg_head_) {
-      report_.not_folded.push_back("ASPP head: runs as built");
-    }
-  } else if (!options_.fold_bn) {
-    report_.not_folded.push_back("folding switched off");
+void FastInference::fold_batch_norms() {
+  if (auto resnet = std::dynamic_pointer_cast<model::ResNetImpl>(backbone_))
+    fold_resnet(*resnet);
+  else
+    report_.not_folded.push_back(
+        "DenseNet backbone: pre-activation BN (norm -> relu -> conv) follows no conv to fold into");
+  if (auto fcn = std::dynamic_pointer_cast<model::FCNHeadImpl>(seg_head_))
+    fold_fcn_head(*fcn);
+  else if (seg_head_)
+    report_.not_folded.push_back("ASPP head: runs as built");
+}
+
+void FastInference::fold_resnet(model::ResNetImpl& resnet) {
+  stem_ = fold_conv_bn(need(child_as<nn::Conv2dImpl>(resnet, "conv1"), "backbone.conv1"),
+                       need(child_as<nn::BatchNorm2dImpl>(resnet, "bn1"), "backbone.bn1"));
+  ++report_.folded_pairs;
+  for (int i = 0; i < model::BackboneImpl::kStages; ++i) {
+    const std::string lname = "layer" + std::to_string(i + 1);
+    auto layer = child_as<nn::ModuleListImpl>(resnet, lname);
+    std::vector<Block> blocks;
+    for (const auto& item : need(layer, "backbone." + lname).named_children())
+      blocks.push_back(fold_block(*item.value(), "backbone." + lname + "." + item.key()));
+    stages_.push_back(std::move(blocks));
   }
+  resnet_folded_ = true;
+}
 
+// One torchvision BasicBlock or Bottleneck, named as model/backbone.cpp registers it.
+FastInference::Block FastInference::fold_block(nn::Module& b, const std::string& where) {
+  auto conv = [&](const std::string& n) { return child_as<nn::Conv2dImpl>(b, n); };
+  auto bn = [&](const std::string& n) { return child_as<nn::BatchNorm2dImpl>(b, n); };
+  Block blk;
+  blk.c1 = fold_conv_bn(need(conv("conv1"), where + ".conv1"), need(bn("bn1"), where + ".bn1"));
+  blk.c2 = fold_conv_bn(need(conv("conv2"), where + ".conv2"), need(bn("bn2"), where + ".bn2"));
+  report_.folded_pairs += 2;
+  if (auto c3 = conv("conv3")) {
+    blk.bottleneck = true;
+    blk.c3 = fold_conv_bn(*c3, need(bn("bn3"), where + ".bn3"));
+    ++report_.folded_pairs;
+  }
+  if (auto ds = child_as<nn::SequentialImpl>(b, "downsample")) {
+    blk.has_downsample = true;
+    blk.downsample =
+        fold_conv_bn(need(child_as<nn::Conv2dImpl>(*ds, "0"), where + ".downsample.0"),
+                     need(child_as<nn::BatchNorm2dImpl>(*ds, "1"), where + ".downsample.1"));
+    ++report_.folded_pairs;
+  }
+  return blk;
+}
+
+void FastInference::fold_fcn_head(model::FCNHeadImpl& fcn) {
+  auto convs = child_as<nn::ModuleListImpl>(fcn, "convs");
+  for (const auto& item : need(convs, "seg_head.convs").named_children()) {
+    nn::Module& m = *item.value();
+    fcn_convs_.push_back(
+        fold_conv_bn(need(child_as<nn::Conv2dImpl>(m, "conv"), "seg_head.convs.conv"),
+                     need(child_as<nn::BatchNorm2dImpl>(m, "bn"), "seg_head.convs.bn")));
+    ++report_.folded_pairs;
+  }
+  if (fcn_convs_.size() != 2) throw Error("fast inference", "FCN head without two convs");
+  conv_seg_ = plain_conv(need(child_as<nn::Conv2dImpl>(fcn, "conv_seg"), "seg_head.conv_seg"));
+  fcn_folded_ = true;
+}
+
+// fp16 and channels-last for the parts left as built and for the folded convs alike.
+void FastInference::convert_layout() {
   if (options_.half) net_->to(torch::kHalf);
   if (options_.channels_last) {
     for (auto& p : net_->parameters())

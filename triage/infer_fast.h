@@ -44,9 +44,9 @@ struct FastPathOptions {
 };
 
 struct FoldReport {
-  int folded_pairs = 0;                  // conv+BN pairs folded
-  std::vector<std::string> not_folded;   // parts left as built, with the reason
-  std::string summary() const;           // one line
+  int folded_pairs = 0;                 // conv+BN pairs folded
+  std::vector<std::string> not_folded;  // parts left as built, with the reason
+  std::string summary() const;          // one line
 };
 
 // Wraps a loaded model for inference. The model is put in eval mode; with
@@ -66,6 +66,14 @@ class FastInference {
     bool bottleneck = false, has_downsample = false;
     FoldedConv c1, c2, c3, downsample;
   };
+  // Construction steps, in order.
+  void find_parts();
+  void fold_resnet(model::ResNetImpl& resnet);
+  Block fold_block(torch::nn::Module& block, const std::string& where);
+  void fold_fcn_head(model::FCNHeadImpl& fcn);
+  void fold_batch_norms();
+  void convert_layout();
+
   torch::Tensor backbone_forward(const torch::Tensor& x);
   torch::Tensor seg_hidden(const torch::Tensor& feat);
   torch::Tensor seg_logits(const torch::Tensor& x_seg);

@@ -168,19 +168,19 @@ TEST_CASE("diff view, disagreement regions, pick region by region") {
   c.cd = {0, 0};
   c.mask = {a, b};
   AdjudicationDraft d(c);
-  CHECK(d.source() == "A");
+  CHECK(d.source() == FinalSource::A);
   CHECK(d.region_at(3, 3) == lesion);
   CHECK(d.region_at(10, 10) == 0);
   d.pick_region(hole, Side::B);  // A's lesion and B's hole
-  CHECK(d.source() == "merged");
+  CHECK(d.source() == FinalSource::Merged);
   CHECK(d.mask().at<std::uint8_t>(3, 3) == 3);
   CHECK(d.mask().at<std::uint8_t>(12, 12) == 4);
   d.take(Side::B);
-  CHECK(d.source() == "B");
+  CHECK(d.source() == FinalSource::B);
   cv::Mat painted = d.mask().clone();
   painted.at<std::uint8_t>(10, 10) = 7;
   d.repaint(painted);
-  CHECK(d.source() == "repainted");
+  CHECK(d.source() == FinalSource::Repainted);
   CHECK_THROWS_AS(d.pick_region(99, Side::A), Error);
 }
 
@@ -231,4 +231,45 @@ TEST_CASE("undecided frames queue and the simulated expert") {
   CHECK(f3->expert == "expert");
   CHECK(cp.project().load_final("f002")->cd == 1);
   CHECK(cv::countNonZero(read_mask(cp.project().final_mask_path("f003")) != other) == 0);
+}
+
+TEST_CASE("final source: on-disk spellings round-trip, nothing else parses") {
+  const std::vector<std::pair<FinalSource, std::string>> disk = {
+      {FinalSource::Agreed, "agreed"},
+      {FinalSource::A, "A"},
+      {FinalSource::B, "B"},
+      {FinalSource::Merged, "merged"},
+      {FinalSource::Repainted, "repainted"}};
+  for (const auto& [source, text] : disk) {
+    CHECK(to_string(source) == text);
+    CHECK(parse_final_source(text) == std::optional<FinalSource>(source));
+  }
+  for (const char* other : {"", "a", "Agreed", "auto", "merged ", "approved"})
+    CHECK_FALSE(parse_final_source(other).has_value());
+  CHECK(allowed_final_sources() == "agreed, A, B, merged, repainted");
+}
+
+TEST_CASE("final source: a final label with another source is refused, naming the file") {
+  test::CurationProject cp("bad-source");
+  plant(cp);
+  auto_accept(cp.project(), {0.9, "excap", false});
+  const fs::path file = cp.project().final_json_path("f000");
+  nlohmann::json j = nlohmann::json::parse(read_file(file));
+  REQUIRE(j.at("source") == "agreed");  // the on-disk spelling is unchanged
+  CHECK(load_final_label(cp.project(), "f000")->source == "agreed");
+  j["source"] = "approved";
+  atomic_write(file, j.dump());
+
+  std::string message;
+  try {
+    load_final_label(cp.project(), "f000");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find(file.string()) != std::string::npos);
+  CHECK(message.find("'approved'") != std::string::npos);
+  CHECK(message.find("agreed, A, B, merged, repainted") != std::string::npos);
+  // Auto-accept reads the decided frames too, and stops at the bad record.
+  CHECK_THROWS_AS(auto_accept(cp.project(), {0.9, "excap", false}), Error);
+  CHECK_FALSE(load_final_label(cp.project(), "f004").has_value());  // no label is no error
 }

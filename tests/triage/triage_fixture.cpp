@@ -4,18 +4,17 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
-#include "store/project.h"
 #include "common/safetensors.h"
-#include "store/schema.h"
-#include "sample/synth.h"
 #include "media/video.h"
+#include "sample/synth.h"
+#include "store/project.h"
+#include "store/schema.h"
+#include "trainer/pack.h"
 #include "trainer/packed.h"
 #include "trainer/train.h"
 
@@ -23,7 +22,7 @@ namespace excap::test {
 
 namespace {
 
-constexpr int kSize = 64;          // model input: small enough to train in seconds on 2 cores
+constexpr int kSize = 64;  // model input: small enough to train in seconds on 2 cores
 constexpr const char* kVersion = "triage-fixture-v4";
 
 SynthOptions synth_options() {
@@ -41,17 +40,16 @@ struct Rows {
   std::vector<std::string> ids;
 };
 
-// As extraction + pack: blank outside the field of view, RGB, area resize; mask nearest.
-void add_row(Rows& rows, const cv::Mat& image, const cv::Mat& truth_mask, int cd, const cv::Mat& fov,
-             const std::string& id) {
+// As extraction (blank outside the field of view), then `excap pack`'s own preprocessing.
+void add_row(Rows& rows, const cv::Mat& image, const cv::Mat& truth_mask, int cd,
+             const cv::Mat& fov, const std::string& id) {
   cv::Mat bgr = image.clone();
   bgr.setTo(cv::Scalar::all(0), fov == 0);
-  cv::Mat rgb, small, mask;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  cv::resize(rgb, small, cv::Size(kSize, kSize), 0, 0, cv::INTER_AREA);
-  cv::resize(truth_mask, mask, cv::Size(kSize, kSize), 0, 0, cv::INTER_NEAREST);
-  rows.images.insert(rows.images.end(), small.data, small.data + small.total() * 3);
-  rows.masks.insert(rows.masks.end(), mask.data, mask.data + mask.total());
+  const std::size_t image_at = rows.images.size(), mask_at = rows.masks.size();
+  rows.images.resize(image_at + std::size_t(kSize) * kSize * 3);
+  rows.masks.resize(mask_at + std::size_t(kSize) * kSize);
+  trainer::pack_image(bgr, kSize, rows.images.data() + image_at);
+  trainer::pack_mask(truth_mask, kSize, rows.masks.data() + mask_at);
   rows.cd.push_back(static_cast<std::uint8_t>(cd));
   rows.ids.push_back(id);
 }
@@ -91,8 +89,8 @@ void build(const fs::path& dir) {
   // Patient 1 is the video to triage; its truth comes from the renderer.
   CapsuleVideoSynth test_synth(so, 1);
   std::vector<int> truth(static_cast<std::size_t>(test_synth.frame_count()), -1);
-  const fs::path video = write_synth_video(test_synth, dir / "patient1",
-                                           [&](long long k, const SynthFrame& f) { truth[k] = f.cd; });
+  const fs::path video = write_synth_video(
+      test_synth, dir / "patient1", [&](long long k, const SynthFrame& f) { truth[k] = f.cd; });
   // Patients 2-6 train the model (every 5th frame of each validates).
   Rows train, val;
   // Training frames are decoded from their own videos, as extracted frames
@@ -103,11 +101,12 @@ void build(const fs::path& dir) {
     const cv::Mat fov = synth.fov_mask();
     std::vector<cv::Mat> masks(static_cast<std::size_t>(synth.frame_count()));
     std::vector<int> cds(masks.size());
-    const fs::path file = write_synth_video(synth, dir / ("train_patient" + std::to_string(patient)),
-                                            [&](long long k, const SynthFrame& f) {
-                                              masks[k] = f.mask.clone();
-                                              cds[k] = f.cd;
-                                            });
+    const fs::path file =
+        write_synth_video(synth, dir / ("train_patient" + std::to_string(patient)),
+                          [&](long long k, const SynthFrame& f) {
+                            masks[k] = f.mask.clone();
+                            cds[k] = f.cd;
+                          });
     VideoReader reader(file);
     cv::Mat frame;
     for (long long k = 0; k < synth.frame_count() && reader.read(frame); ++k) {
@@ -132,10 +131,11 @@ void build(const fs::path& dir) {
   cfg.threads = 2;
   cfg.seed = 3;
   const trainer::TrainOutcome out = trainer::train(dir, cfg);
-  std::cout << "[fixture] trained " << out.iter << " iterations, best score " << out.best_score << " at "
-            << out.best_iter << "\n";
-  write_json_atomic(dir / "truth.json",
-                    {{"video", video.filename().string()}, {"fps", test_synth.fps()}, {"cd", truth}});
+  std::cout << "[fixture] trained " << out.iter << " iterations, best score " << out.best_score
+            << " at " << out.best_iter << "\n";
+  write_json_atomic(
+      dir / "truth.json",
+      {{"video", video.filename().string()}, {"fps", test_synth.fps()}, {"cd", truth}});
 }
 
 }  // namespace
@@ -145,7 +145,8 @@ const TriageFixture& triage_fixture() {
     const fs::path base = fs::path(EXCAP_BINARY_DIR) / "test-fixtures";
     ensure_dir(base);
     const fs::path dir = base / kVersion;
-    const int lock = ::open((base / (std::string(kVersion) + ".lock")).c_str(), O_CREAT | O_RDWR, 0644);
+    const int lock =
+        ::open((base / (std::string(kVersion) + ".lock")).c_str(), O_CREAT | O_RDWR, 0644);
     if (lock >= 0) ::flock(lock, LOCK_EX);
     if (!fs::exists(dir / "ready")) {
       std::error_code ec;
