@@ -4,15 +4,15 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "common/error.h"
 #include "curation/adjudication.h"
 #include "curation/agreement.h"
 #include "curation/assign.h"
-#include "common/error.h"
+#include "curation/split.h"
 #include "exchange/exchange.h"
 #include "media/imageio.h"
 #include "report/agreement_report.h"
 #include "store/project.h"
-#include "curation/split.h"
 
 namespace excap::cli {
 
@@ -186,8 +186,7 @@ void add_exchange(CLI::App& app, Registry& reg) {
     auto format = std::make_shared<std::string>("cvat-mask");
     auto opt = std::make_shared<ImportOptions>();
     cmd->add_option("DIR", *dir, "Project folder")->required();
-    cmd->add_option("ZIP_OR_DIR", *src, "CVAT export (folder, or .zip)")
-        ->required();
+    cmd->add_option("ZIP_OR_DIR", *src, "CVAT export (folder, or .zip)")->required();
     cmd->add_option("--format", *format, "cvat-mask")
         ->check(CLI::IsMember({"cvat-mask"}))
         ->capture_default_str();

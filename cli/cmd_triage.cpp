@@ -52,18 +52,21 @@ int run_triage_command(const TriageCli& o) {
     };
   trainer::TriageModel model = trainer::load_triage_model(t.run_dir, t.checkpoint);
   if (!o.quiet)
-    std::cerr << "triage: " << t.video.string() << " with run '" << model.run_dir.filename().string() << "' ("
-              << model.config.model.arch << "/" << model.config.model.backbone << ", "
+    std::cerr << "triage: " << t.video.string() << " with run '"
+              << model.run_dir.filename().string() << "' (" << model.config.model.arch << "/"
+              << model.config.model.backbone << ", "
               << model.weights.parent_path().filename().string() << ")\n";
   trainer::TriageResult r = trainer::run_triage(t, model);
   if (!o.quiet && tty) std::cerr << "\n";
   trainer::write_triage_outputs(r, o.out);
   for (const auto& w : r.warnings) std::cerr << "triage: warning: " << w << "\n";
-  std::cout << (r.interrupted ? "interrupted: " : "") << "triaged " << r.processed << " of " << r.planned
-            << " frames in " << hms(r.wall_s) << " (" << (r.wall_s > 0 ? r.processed / r.wall_s : 0.0)
-            << " frames/s, " << r.device << ", " << r.fold.folded_pairs << " conv+BN folded); kept " << r.kept
-            << " (quota " << r.quota << ")\n"
-            << "wrote " << (fs::path(o.out) / "frames.csv").string() << ", summary.json, timeline.png, "
+  std::cout << (r.interrupted ? "interrupted: " : "") << "triaged " << r.processed << " of "
+            << r.planned << " frames in " << hms(r.wall_s) << " ("
+            << (r.wall_s > 0 ? r.processed / r.wall_s : 0.0) << " frames/s, " << r.device << ", "
+            << r.fold.folded_pairs << " conv+BN folded); kept " << r.kept << " (quota " << r.quota
+            << ")\n"
+            << "wrote " << (fs::path(o.out) / "frames.csv").string()
+            << ", summary.json, timeline.png, "
             << "contact_sheet.png\n";
   return r.interrupted ? 130 : 0;
 }
@@ -84,7 +87,8 @@ void register_triage_commands(CLI::App& app, Registry& reg) {
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--lesion-weight", o->lesion_weight, "Extra weight of lesion pixels in the score")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--out", o->out, "Output folder (frames.csv, summary.json, timeline.png, contact_sheet.png)")
+  sub->add_option("--out", o->out,
+                  "Output folder (frames.csv, summary.json, timeline.png, contact_sheet.png)")
       ->required();
   sub->add_flag("--quiet", o->quiet, "No progress line");
   reg.add(sub, [o] { return run_triage_command(*o); });

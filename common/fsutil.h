@@ -20,7 +20,7 @@ void atomic_write(const fs::path& path, const std::vector<std::uint8_t>& bytes);
 // throws, as a crash before the rename would (the temp file is left behind).
 void set_atomic_write_fault_for_tests(bool fail_before_rename);
 
-std::string read_file(const fs::path& path);              // throws Error naming the path
+std::string read_file(const fs::path& path);  // throws Error naming the path
 std::vector<std::uint8_t> read_bytes(const fs::path& path);
 
 // Appends one line (a '\n' is added) with O_APPEND and fsync: the audit log.

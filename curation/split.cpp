@@ -8,9 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include "curation/assign.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "curation/assign.h"
 #include "store/project.h"
 
 namespace excap {

@@ -18,8 +18,8 @@ static cv::Mat decode(const fs::path& path, int flags, const char* what) {
   } catch (const cv::Exception& e) {
     throw Error(path.string(), std::string("cannot decode ") + what + ": " + e.what());
   }
-  if (m.empty()) throw Error(path.string(), std::string("cannot decode ") + what +
-                                                ": corrupt or not an image");
+  if (m.empty())
+    throw Error(path.string(), std::string("cannot decode ") + what + ": corrupt or not an image");
   return m;
 }
 

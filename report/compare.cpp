@@ -54,7 +54,8 @@ std::vector<CompareRow> compare_runs(const fs::path& root, const std::vector<std
     const fs::path dir = safe_child(root / "runs", run, "", "run");
     const fs::path config = dir / "config.json";
     const fs::path metrics = dir / "eval" / subset / "metrics.json";
-    if (!fs::exists(config)) throw Error("run '" + run + "'", "no config.json (not a training run)");
+    if (!fs::exists(config))
+      throw Error("run '" + run + "'", "no config.json (not a training run)");
     if (!fs::exists(metrics))
       throw Error("run '" + run + "'",
                   "not evaluated on '" + subset + "' (run `excap eval DIR --run " + run + "`)");
@@ -67,7 +68,7 @@ std::vector<CompareRow> compare_runs(const fs::path& root, const std::vector<std
     r.backbone = backbone_name(model.value("backbone", std::string("?")));
     const int iters = c.value("iters", 0);  // the training length, as Table 5's "Iteration"
     r.iterations = (iters >= 1000 && iters % 1000 == 0) ? std::to_string(iters / 1000) + " k"
-                                                         : std::to_string(iters);
+                                                        : std::to_string(iters);
     r.accuracy = percent(m, "classification", "accuracy");
     r.precision = percent(m, "classification", "precision");
     r.recall = percent(m, "classification", "recall");
@@ -79,7 +80,8 @@ std::vector<CompareRow> compare_runs(const fs::path& root, const std::vector<std
 }
 
 std::string compare_markdown(const std::vector<CompareRow>& rows, const std::string& subset) {
-  std::string out = "Subset: " + subset + " (values in %; macro precision/recall of the CD classes)\n\n";
+  std::string out =
+      "Subset: " + subset + " (values in %; macro precision/recall of the CD classes)\n\n";
   out += "| Run | Method | Backbone | Iteration | Accuracy | Precision | Recall | mACC | mIoU |\n";
   out += "|---|---|---|---|---:|---:|---:|---:|---:|\n";
   for (const auto& r : rows)

@@ -22,7 +22,7 @@ std::vector<CompareRow> compare_runs(const fs::path& project_root,
 // A Markdown table, values in percent with two decimals ("-" for NaN).
 std::string compare_markdown(const std::vector<CompareRow>& rows, const std::string& subset);
 
-std::string method_name(const std::string& arch);  // "mtcsn" -> "MTCSN", ...
+std::string method_name(const std::string& arch);        // "mtcsn" -> "MTCSN", ...
 std::string backbone_name(const std::string& backbone);  // "resnet50" -> "ResNet-50"
 
 }  // namespace excap::trainer

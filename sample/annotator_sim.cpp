@@ -7,8 +7,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
-#include "store/schema.h"
 #include "sample/synth.h"
+#include "store/schema.h"
 
 namespace excap {
 

@@ -5,12 +5,12 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "sample/annotator_sim.h"
-#include "curation/assign.h"
 #include "common/error.h"
+#include "curation/assign.h"
 #include "media/imageio.h"
-#include "store/project.h"
+#include "sample/annotator_sim.h"
 #include "stage1/stage1.h"
+#include "store/project.h"
 
 namespace excap {
 

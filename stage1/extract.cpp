@@ -20,8 +20,8 @@
 
 #include "common/error.h"
 #include "media/imageio.h"
-#include "stage1/stage1.h"
 #include "media/video.h"
+#include "stage1/stage1.h"
 
 namespace excap {
 

@@ -55,10 +55,14 @@ std::vector<std::string> stems_with_ext(const fs::path& dir, const std::string& 
 
 std::string role_name(Role r) {
   switch (r) {
-    case Role::Annotator: return "annotator";
-    case Role::Expert: return "expert";
-    case Role::Engineer: return "engineer";
-    case Role::Admin: return "admin";
+    case Role::Annotator:
+      return "annotator";
+    case Role::Expert:
+      return "expert";
+    case Role::Engineer:
+      return "engineer";
+    case Role::Admin:
+      return "admin";
   }
   return "annotator";
 }
@@ -91,8 +95,8 @@ json read_versioned_json(const fs::path& path, const std::string& format) {
   if (!j.is_object() || !j.contains("format") || !j["format"].is_string())
     throw Error(path.string(), "not an ExCap file (no \"format\" field)");
   if (j["format"] != format)
-    throw Error(path.string(), "format is '" + j["format"].get<std::string>() + "', expected '" +
-                                   format + "'");
+    throw Error(path.string(),
+                "format is '" + j["format"].get<std::string>() + "', expected '" + format + "'");
   if (!j.contains("version") || !j["version"].is_number_integer())
     throw Error(path.string(), "no integer \"version\" field");
   const int v = j["version"].get<int>();
@@ -174,9 +178,15 @@ StoredFov stored_fov_from_json(const json& j) {
 }  // namespace
 
 void to_json(json& j, const Video& v) {
-  j = json{{"id", v.id},         {"patient", v.patient}, {"sha256", v.sha256},
-           {"fps", v.fps},       {"frames", v.frames},   {"width", v.width},
-           {"height", v.height}, {"codec", v.codec},     {"duration_s", v.duration_s},
+  j = json{{"id", v.id},
+           {"patient", v.patient},
+           {"sha256", v.sha256},
+           {"fps", v.fps},
+           {"frames", v.frames},
+           {"width", v.width},
+           {"height", v.height},
+           {"codec", v.codec},
+           {"duration_s", v.duration_s},
            {"imported", v.imported}};
   if (v.fov) j["fov"] = stored_fov_to_json(*v.fov);
 }
@@ -213,10 +223,14 @@ void from_json(const json& j, Clip& c) {
 }
 
 void to_json(json& j, const Frame& f) {
-  j = json{{"id", f.id},          {"clip", f.clip},
-           {"video", f.video},    {"patient", f.patient},
-           {"source_index", f.source_index}, {"time_s", f.time_s},
-           {"file", f.file},      {"phash", f.phash}};
+  j = json{{"id", f.id},
+           {"clip", f.clip},
+           {"video", f.video},
+           {"patient", f.patient},
+           {"source_index", f.source_index},
+           {"time_s", f.time_s},
+           {"file", f.file},
+           {"phash", f.phash}};
 }
 void from_json(const json& j, Frame& f) {
   f.id = j.at("id").get<std::string>();
@@ -251,8 +265,12 @@ void from_json(const json& j, LabelRecord& r) {
 }
 
 void to_json(json& j, const FinalLabel& f) {
-  j = json{{"frame", f.frame},   {"cd", f.cd},     {"source", f.source},
-           {"expert", f.expert}, {"time", f.time}, {"annotators", f.annotators},
+  j = json{{"frame", f.frame},
+           {"cd", f.cd},
+           {"source", f.source},
+           {"expert", f.expert},
+           {"time", f.time},
+           {"annotators", f.annotators},
            {"agreement_iou", f.agreement_iou}};
 }
 void from_json(const json& j, FinalLabel& f) {
@@ -438,7 +456,8 @@ json Project::load_local() const {
   const fs::path path = root_ / "local.json";
   std::error_code ec;
   if (!fs::exists(path, ec))
-    return json{{"format", "excap-local"}, {"version", kFormatVersion}, {"sources", json::object()}};
+    return json{
+        {"format", "excap-local"}, {"version", kFormatVersion}, {"sources", json::object()}};
   return read_versioned_json(path, "excap-local");
 }
 void Project::save_local(const json& j) const { write_json_atomic(root_ / "local.json", j); }
@@ -529,8 +548,7 @@ std::vector<std::string> Project::run_names() const {
   return out;
 }
 
-void Project::audit(const std::string& user, const std::string& action,
-                    const json& details) const {
+void Project::audit(const std::string& user, const std::string& action, const json& details) const {
   json line{{"time", now_iso8601()}, {"user", user}, {"action", action}};
   if (details.is_object())
     for (auto it = details.begin(); it != details.end(); ++it) line[it.key()] = it.value();

@@ -33,9 +33,9 @@ struct FovOverride {
 };
 
 struct ExtractionSettings {
-  double fps = 2.0;        // frames per second of video time (0: use every_n)
-  int every_n = 0;         // every N-th source frame (0: use fps)
-  double dedupe = 0.0;     // 0 = off; else max dHash Hamming distance to count as duplicate
+  double fps = 2.0;     // frames per second of video time (0: use every_n)
+  int every_n = 0;      // every N-th source frame (0: use fps)
+  double dedupe = 0.0;  // 0 = off; else max dHash Hamming distance to count as duplicate
   FovOverride fov;
 };
 

@@ -84,16 +84,17 @@ void from_json(const nlohmann::json& j, LabelSchema& s) {
   s.ignore_index = j.value("ignore_index", 255);
   s.cd.clear();
   for (const auto& c : j.at("cd"))
-    s.cd.push_back({c.at("id").get<int>(), c.at("name").get<std::string>(),
-                    c.value("hotkey", std::string())});
+    s.cd.push_back(
+        {c.at("id").get<int>(), c.at("name").get<std::string>(), c.value("hotkey", std::string())});
   s.tissue.clear();
   for (const auto& c : j.at("tissue")) {
     TissueClass t;
     t.id = c.at("id").get<int>();
     t.name = c.at("name").get<std::string>();
     const auto& col = c.at("color");
-    if (!col.is_array() || col.size() != 3) throw nlohmann::json::other_error::create(
-        501, "color of tissue class '" + t.name + "' must be [r, g, b]", &c);
+    if (!col.is_array() || col.size() != 3)
+      throw nlohmann::json::other_error::create(
+          501, "color of tissue class '" + t.name + "' must be [r, g, b]", &c);
     for (int k = 0; k < 3; ++k) t.color[k] = col[k].get<std::uint8_t>();
     t.hotkey = c.value("hotkey", std::string());
     s.tissue.push_back(std::move(t));

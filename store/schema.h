@@ -20,7 +20,7 @@ struct TissueClass {
   int id = 0;
   std::string name;
   std::array<std::uint8_t, 3> color{};  // RGB
-  std::string hotkey;                  // "1".."8"
+  std::string hotkey;                   // "1".."8"
 };
 
 struct LabelSchema {
@@ -51,8 +51,15 @@ void from_json(const nlohmann::json& j, LabelSchema& s);
 // Tissue ids of the CECD schema, for code that needs the clinical meaning.
 namespace cecd {
 enum Tissue : std::uint8_t {
-  kBackground = 0, kClearTissue = 1, kBlurredTissue = 2, kLesion = 3, kHole = 4,
-  kBubbleInvisible = 5, kExcretaInvisible = 6, kClearBubble = 7, kIgnore = 255
+  kBackground = 0,
+  kClearTissue = 1,
+  kBlurredTissue = 2,
+  kLesion = 3,
+  kHole = 4,
+  kBubbleInvisible = 5,
+  kExcretaInvisible = 6,
+  kClearBubble = 7,
+  kIgnore = 255
 };
 enum Cd : std::uint8_t { kClear = 0, kBlur = 1, kInvisible = 2 };
 }  // namespace cecd

@@ -1,8 +1,8 @@
 #include "store/validate.h"
 
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "common/error.h"
@@ -57,8 +57,8 @@ class Checker {
               "frame '" + f.id + "' refers to unknown video '" + f.video + "'");
         const fs::path img = p.frame_path(f.id);
         if (f.file != "frames/" + f.id + ".png")
-          add(dir_ / "frames.json", "frame '" + f.id + "' has file '" + f.file +
-                                        "', expected 'frames/" + f.id + ".png'");
+          add(dir_ / "frames.json",
+              "frame '" + f.id + "' has file '" + f.file + "', expected 'frames/" + f.id + ".png'");
         std::error_code ec;
         if (!fs::exists(img, ec)) {
           add(img, "frame image missing");
@@ -154,9 +154,10 @@ class Checker {
     MaskCheck mc = check_mask_values(mask, schema_.num_tissue(), schema_.ignore_index);
     if (mc.bad_pixels > 0)
       add(mask_path, std::to_string(mc.bad_pixels) + " pixels hold class id " +
-                         std::to_string(mc.first_bad_value) + (mc.bad_pixels > 1 ? " (first)" : "") +
-                         ", outside the schema (0-" + std::to_string(schema_.num_tissue() - 1) +
-                         ", " + std::to_string(schema_.ignore_index) + " = unlabeled)");
+                         std::to_string(mc.first_bad_value) +
+                         (mc.bad_pixels > 1 ? " (first)" : "") + ", outside the schema (0-" +
+                         std::to_string(schema_.num_tissue() - 1) + ", " +
+                         std::to_string(schema_.ignore_index) + " = unlabeled)");
   }
 
   void check_labels(const Project& p) {
@@ -170,7 +171,8 @@ class Checker {
         add(ud.path(), "folder name is not a valid user id");
         continue;
       }
-      if (!users_.count(user)) add(ud.path(), "labels of user '" + user + "', who is not in project.json");
+      if (!users_.count(user))
+        add(ud.path(), "labels of user '" + user + "', who is not in project.json");
       for (const auto& e : fs::directory_iterator(ud.path(), ec)) {
         const fs::path f = e.path();
         const std::string stem = f.stem().string();

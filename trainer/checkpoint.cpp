@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "store/project.h"
 #include "model/tensor_io.h"
 #include "model/weights.h"
+#include "store/project.h"
 
 namespace excap::trainer {
 
@@ -27,9 +27,14 @@ fs::path pointer_path(const fs::path& run_dir, const std::string& tag) {
 }
 
 nlohmann::json state_json(const TrainerState& s) {
-  return {{"format", "excap-trainer-state"}, {"version", 1},         {"iter", s.iter},
-          {"best_score", s.best_score},      {"best_iter", s.best_iter}, {"loss_scale", s.loss_scale},
-          {"good_steps", s.good_steps},      {"elapsed_s", s.elapsed_s}};
+  return {{"format", "excap-trainer-state"},
+          {"version", 1},
+          {"iter", s.iter},
+          {"best_score", s.best_score},
+          {"best_iter", s.best_iter},
+          {"loss_scale", s.loss_scale},
+          {"good_steps", s.good_steps},
+          {"elapsed_s", s.elapsed_s}};
 }
 
 void prune(const fs::path& run_dir) {
@@ -61,7 +66,8 @@ std::optional<fs::path> checkpoint_folder(const fs::path& run_dir, const std::st
   if (!fs::exists(p)) return std::nullopt;
   const nlohmann::json j = read_versioned_json(p, "excap-checkpoint-pointer");
   const fs::path folder = checkpoints_dir(run_dir) / j.at("folder").get<std::string>();
-  if (!fs::is_directory(folder)) throw Error(p.string(), "points at a missing folder " + folder.string());
+  if (!fs::is_directory(folder))
+    throw Error(p.string(), "points at a missing folder " + folder.string());
   return folder;
 }
 

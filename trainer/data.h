@@ -13,10 +13,10 @@ namespace excap::trainer {
 
 // A packed subset held as CPU uint8 tensors (NHWC images, NHW masks, N labels).
 struct SubsetTensors {
-  PackedSubset info;       // ids, names, size (its raw buffers stay alive here)
-  torch::Tensor images;    // uint8 [N, H, W, 3]
-  torch::Tensor masks;     // uint8 [N, H, W]
-  torch::Tensor cd;        // int64 [N]
+  PackedSubset info;     // ids, names, size (its raw buffers stay alive here)
+  torch::Tensor images;  // uint8 [N, H, W, 3]
+  torch::Tensor masks;   // uint8 [N, H, W]
+  torch::Tensor cd;      // int64 [N]
   int count() const { return info.count(); }
 };
 SubsetTensors load_subset(const fs::path& packed_file);
@@ -28,7 +28,8 @@ struct Batch {
 };
 
 // Row indices of batch `iter`: epochs are seeded permutations laid end to end.
-std::vector<std::int64_t> batch_indices(std::uint64_t seed, std::int64_t iter, int batch, int count);
+std::vector<std::int64_t> batch_indices(std::uint64_t seed, std::int64_t iter, int batch,
+                                        int count);
 
 struct AugmentParams {
   bool hflip = false, vflip = false;

@@ -14,7 +14,7 @@
 namespace excap::trainer {
 
 struct TrainProgress {
-  int iter = 0, iters = 0;         // completed / total
+  int iter = 0, iters = 0;  // completed / total
   double it_per_s = 0, images_per_s = 0, eta_s = 0, lr = 0;
   std::map<std::string, double> losses;  // means over the last log interval
   std::map<std::string, double> val;     // last validation scores
@@ -44,7 +44,8 @@ struct TrainHooks {
 // Trains runs/<cfg.run>/ of the project at `project_root` from its packed
 // split. A new run refuses an existing run folder with checkpoints; --resume
 // takes the saved config.json (only device, threads and, when > 0, iters are
-// taken from `cfg`; a changed iters changes the poly schedule from there on). Throws Error for bad input.
+// taken from `cfg`; a changed iters changes the poly schedule from there on). Throws Error for bad
+// input.
 TrainOutcome train(const fs::path& project_root, TrainConfig cfg, const TrainHooks& hooks = {});
 
 // The score the best checkpoint is chosen by (higher is better), from headline scores.

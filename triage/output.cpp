@@ -12,9 +12,9 @@
 
 #include "common/error.h"
 #include "media/imageio.h"
-#include "store/project.h"
 #include "report/plots.h"
 #include "stage1/stage1.h"
+#include "store/project.h"
 #include "triage/triage.h"
 
 namespace excap::trainer {
@@ -23,7 +23,8 @@ namespace {
 
 std::string column_name(const std::string& prefix, const std::string& name) {
   std::string s = prefix;
-  for (char c : name) s += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+  for (char c : name)
+    s += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
   return s;
 }
 
@@ -56,7 +57,8 @@ std::string frames_csv(const TriageResult& r) {
 
 nlohmann::json summary_json(const TriageResult& r) {
   std::map<std::string, long long> verdicts;
-  for (int v = 0; v <= static_cast<int>(Verdict::QuotaFull); ++v) verdicts[verdict_name(Verdict(v))] = 0;
+  for (int v = 0; v <= static_cast<int>(Verdict::QuotaFull); ++v)
+    verdicts[verdict_name(Verdict(v))] = 0;
   std::vector<long long> cd_hist(r.schema.cd.size(), 0);
   nlohmann::json kept = nlohmann::json::array();
   for (const auto& f : r.frames) {
@@ -80,9 +82,14 @@ nlohmann::json summary_json(const TriageResult& r) {
       {"version", 1},
       {"created", now_iso8601()},
       {"video",
-       {{"path", r.video.string()}, {"fps", r.info.fps}, {"frames", r.info.frames},
-        {"width", r.info.width}, {"height", r.info.height}, {"codec", r.info.codec},
-        {"duration_s", r.info.duration_s}, {"field_of_view", fov}}},
+       {{"path", r.video.string()},
+        {"fps", r.info.fps},
+        {"frames", r.info.frames},
+        {"width", r.info.width},
+        {"height", r.info.height},
+        {"codec", r.info.codec},
+        {"duration_s", r.info.duration_s},
+        {"field_of_view", fov}}},
       {"run", r.run_name},
       {"weights", r.weights},
       {"model", r.model},
@@ -93,14 +100,27 @@ nlohmann::json summary_json(const TriageResult& r) {
       {"warnings", r.warnings},
       {"frames", {{"planned", r.planned}, {"processed", r.processed}, {"predicted_cd", cd_counts}}},
       {"selection",
-       {{"rule", r.rule.describe()}, {"keep", r.rule.keep}, {"min_gap_s", r.rule.min_gap_s},
-        {"min_visible", r.rule.min_visible}, {"lesion_weight", r.rule.lesion_weight},
-        {"quota", r.quota}, {"kept", r.kept}, {"verdicts", verdicts}, {"kept_frames", kept}}},
+       {{"rule", r.rule.describe()},
+        {"keep", r.rule.keep},
+        {"min_gap_s", r.rule.min_gap_s},
+        {"min_visible", r.rule.min_visible},
+        {"lesion_weight", r.rule.lesion_weight},
+        {"quota", r.quota},
+        {"kept", r.kept},
+        {"verdicts", verdicts},
+        {"kept_frames", kept}}},
       {"performance",
-       {{"device", r.device}, {"precision", r.precision}, {"threads", r.threads}, {"batch", r.batch},
-        {"channels_last", r.channels_last}, {"bn_folding", r.fold.summary()},
-        {"setup_s", r.setup_s}, {"wall_s", r.wall_s}, {"frames_per_s", r.frames_per_s()},
-        {"decode_busy_s", r.decode_s}, {"inference_s", r.infer_s}}},
+       {{"device", r.device},
+        {"precision", r.precision},
+        {"threads", r.threads},
+        {"batch", r.batch},
+        {"channels_last", r.channels_last},
+        {"bn_folding", r.fold.summary()},
+        {"setup_s", r.setup_s},
+        {"wall_s", r.wall_s},
+        {"frames_per_s", r.frames_per_s()},
+        {"decode_busy_s", r.decode_s},
+        {"inference_s", r.infer_s}}},
       {"outputs", {"frames.csv", "summary.json", "timeline.png", "contact_sheet.png"}},
   };
 }
@@ -110,7 +130,8 @@ std::vector<double> binned(const TriageResult& r, int width, double duration,
                            double (*value)(const TriageResult&, std::size_t)) {
   std::vector<double> sum(width, 0), n(width, 0);
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
-    const int x = std::clamp(static_cast<int>(r.frames[i].time_s / duration * (width - 1)), 0, width - 1);
+    const int x =
+        std::clamp(static_cast<int>(r.frames[i].time_s / duration * (width - 1)), 0, width - 1);
     sum[x] += value(r, i);
     n[x] += 1;
   }
@@ -118,11 +139,13 @@ std::vector<double> binned(const TriageResult& r, int width, double duration,
   return sum;
 }
 
-void draw_series(cv::Mat& img, cv::Rect box, const std::vector<double>& y, double y_max, cv::Scalar colour) {
+void draw_series(cv::Mat& img, cv::Rect box, const std::vector<double>& y, double y_max,
+                 cv::Scalar colour) {
   cv::Point prev(-1, -1);
   for (int x = 0; x < static_cast<int>(y.size()); ++x) {
     if (std::isnan(y[x])) continue;  // no frame in this column: keep the line going
-    const int py = box.y + box.height - 1 - static_cast<int>(std::lround(std::min(1.0, y[x] / y_max) * (box.height - 1)));
+    const int py = box.y + box.height - 1 -
+                   static_cast<int>(std::lround(std::min(1.0, y[x] / y_max) * (box.height - 1)));
     const cv::Point p(box.x + x, py);
     if (prev.x >= 0) cv::line(img, prev, p, colour, 1, cv::LINE_AA);
     prev = p;
@@ -135,11 +158,12 @@ void panel_frame(cv::Mat& img, cv::Rect box, const std::string& title, double y_
     const int y = box.y + static_cast<int>((1 - q) * (box.height - 1));
     cv::line(img, {box.x, y}, {box.x + box.width - 1, y}, cv::Scalar(235, 235, 235), 1);
   }
-  cv::putText(img, title, {box.x, box.y - 6}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(40, 40, 40), 1, cv::LINE_AA);
+  cv::putText(img, title, {box.x, box.y - 6}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(40, 40, 40),
+              1, cv::LINE_AA);
   cv::putText(img, fixed(y_max, decimals), {box.x - 44, box.y + 10}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
               cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
-  cv::putText(img, "0", {box.x - 16, box.y + box.height}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(80, 80, 80), 1,
-              cv::LINE_AA);
+  cv::putText(img, "0", {box.x - 16, box.y + box.height}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
+              cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
 }
 
 }  // namespace
@@ -166,22 +190,27 @@ cv::Mat draw_timeline(const TriageResult& r) {
   }
   panel_frame(img, box1, "p(clear) per frame (mean per pixel column)", 1.0, 1);
   panel_frame(img, box2, "lesion share of the field of view", lesion_max, 2);
-  draw_series(img, box1, binned(r, plot_w, duration, [](const TriageResult& t, std::size_t i) {
-                return t.frames[i].p_clear;
-              }), 1.0, bgr(30, 150, 60));
-  draw_series(img, box2, binned(r, plot_w, duration, [](const TriageResult& t, std::size_t i) {
-                return t.frames[i].lesion;
-              }), lesion_max, bgr(200, 30, 30));
-  cv::putText(img, "kept (" + std::to_string(r.kept) + ")", {left, strip + 30}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
-              kept_colour, 1, cv::LINE_AA);
+  draw_series(img, box1,
+              binned(r, plot_w, duration,
+                     [](const TriageResult& t, std::size_t i) { return t.frames[i].p_clear; }),
+              1.0, bgr(30, 150, 60));
+  draw_series(img, box2,
+              binned(r, plot_w, duration,
+                     [](const TriageResult& t, std::size_t i) { return t.frames[i].lesion; }),
+              lesion_max, bgr(200, 30, 30));
+  cv::putText(img, "kept (" + std::to_string(r.kept) + ")", {left, strip + 30},
+              cv::FONT_HERSHEY_SIMPLEX, 0.45, kept_colour, 1, cv::LINE_AA);
   for (int k = 0; k <= 10; ++k) {
     const int x = left + k * (plot_w - 1) / 10;
     const std::string t = format_time(duration * k / 10).substr(0, 8);
-    cv::putText(img, t, {x - 28, strip + 48}, cv::FONT_HERSHEY_SIMPLEX, 0.38, cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+    cv::putText(img, t, {x - 28, strip + 48}, cv::FONT_HERSHEY_SIMPLEX, 0.38,
+                cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
   }
-  const std::string title = r.video.filename().string() + ": " + std::to_string(r.processed) + " frames, " +
-                            std::to_string(r.kept) + " kept" + (r.interrupted ? " (interrupted)" : "");
-  cv::putText(img, title, {left, 18}, cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  const std::string title = r.video.filename().string() + ": " + std::to_string(r.processed) +
+                            " frames, " + std::to_string(r.kept) + " kept" +
+                            (r.interrupted ? " (interrupted)" : "");
+  cv::putText(img, title, {left, 18}, cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar(0, 0, 0), 1,
+              cv::LINE_AA);
   return img;
 }
 
@@ -204,8 +233,8 @@ cv::Mat draw_contact_sheet(const TriageResult& r) {
   cv::Mat sheet;
   if (tiles.empty()) {
     sheet = cv::Mat(120, 640, CV_8UC3, cv::Scalar(255, 255, 255));
-    cv::putText(sheet, "no frame was kept", {20, 60}, cv::FONT_HERSHEY_SIMPLEX, 0.7, cv::Scalar(0, 0, 0), 1,
-                cv::LINE_AA);
+    cv::putText(sheet, "no frame was kept", {20, 60}, cv::FONT_HERSHEY_SIMPLEX, 0.7,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   } else {
     sheet = plots::montage(tiles, captions, 4, 360);
   }
@@ -217,8 +246,10 @@ cv::Mat draw_contact_sheet(const TriageResult& r) {
     const int w = 24 + static_cast<int>(t.name.size()) * 8;
     if (x + w > legend.cols) x = 8, y += row;
     if (y + row > legend.rows) break;
-    cv::rectangle(legend, cv::Rect(x, y + 3, 14, 14), bgr(t.color[0], t.color[1], t.color[2]), cv::FILLED);
-    cv::putText(legend, t.name, {x + 18, y + 15}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::rectangle(legend, cv::Rect(x, y + 3, 14, 14), bgr(t.color[0], t.color[1], t.color[2]),
+                  cv::FILLED);
+    cv::putText(legend, t.name, {x + 18, y + 15}, cv::FONT_HERSHEY_SIMPLEX, 0.4,
+                cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
     x += w + 10;
   }
   cv::Mat out;
@@ -231,7 +262,8 @@ void write_triage_outputs(const TriageResult& r, const fs::path& out_dir) {
   atomic_write(out_dir / "frames.csv", frames_csv(r));
   write_png_atomic(out_dir / "timeline.png", draw_timeline(r));
   write_png_atomic(out_dir / "contact_sheet.png", draw_contact_sheet(r));
-  write_json_atomic(out_dir / "summary.json", summary_json(r));  // last: its presence means complete
+  write_json_atomic(out_dir / "summary.json",
+                    summary_json(r));  // last: its presence means complete
 }
 
 }  // namespace excap::trainer

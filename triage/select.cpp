@@ -10,11 +10,16 @@ namespace excap::trainer {
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::Kept: return "kept";
-    case Verdict::NotClear: return "not_clear";
-    case Verdict::LittleTissue: return "little_tissue";
-    case Verdict::TooClose: return "too_close";
-    case Verdict::QuotaFull: return "quota_full";
+    case Verdict::Kept:
+      return "kept";
+    case Verdict::NotClear:
+      return "not_clear";
+    case Verdict::LittleTissue:
+      return "little_tissue";
+    case Verdict::TooClose:
+      return "too_close";
+    case Verdict::QuotaFull:
+      return "quota_full";
   }
   return "?";
 }
@@ -31,7 +36,8 @@ std::string SelectionRule::describe() const {
 
 long long selection_quota(double keep, long long processed) {
   if (!(keep > 0) || processed <= 0) return 0;
-  const long long q = static_cast<long long>(std::floor(keep * static_cast<double>(processed) + 0.5));
+  const long long q =
+      static_cast<long long>(std::floor(keep * static_cast<double>(processed) + 0.5));
   return std::clamp(q, 1LL, processed);
 }
 

@@ -22,21 +22,22 @@
 namespace excap::trainer {
 
 struct SelectionRule {
-  double keep = 0.1;          // share of processed frames to keep at most
-  double min_gap_s = 1.0;     // seconds between two kept frames, at least
-  double min_visible = 0.25;  // clear tissue + lesion share of the field of view
-  double lesion_weight = 1.0; // extra weight of lesion pixels in the score
+  double keep = 0.1;             // share of processed frames to keep at most
+  double min_gap_s = 1.0;        // seconds between two kept frames, at least
+  double min_visible = 0.25;     // clear tissue + lesion share of the field of view
+  double lesion_weight = 1.0;    // extra weight of lesion pixels in the score
   std::string describe() const;  // the rule above with these numbers, one paragraph
 };
 
 // Why a frame was or was not kept (frames.csv "reason" column).
 enum class Verdict { Kept, NotClear, LittleTissue, TooClose, QuotaFull };
-const char* verdict_name(Verdict v);  // "kept", "not_clear", "little_tissue", "too_close", "quota_full"
+const char* verdict_name(
+    Verdict v);  // "kept", "not_clear", "little_tissue", "too_close", "quota_full"
 
 struct FrameScore {
   long long index = 0;  // source frame index
   double time_s = 0;
-  int cd_pred = 0;          // argmax of the CD probabilities
+  int cd_pred = 0;  // argmax of the CD probabilities
   double p_clear = 0;
   double clear_tissue = 0;  // share of the field of view
   double lesion = 0;        // share of the field of view

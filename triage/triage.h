@@ -19,11 +19,11 @@
 #include <opencv2/core.hpp>
 
 #include "media/frameops.h"
-#include "store/schema.h"
 #include "media/video.h"
 #include "model/model.h"
-#include "triage/infer_fast.h"
+#include "store/schema.h"
 #include "trainer/train_config.h"
+#include "triage/infer_fast.h"
 #include "triage/select.h"
 
 namespace excap::trainer {
@@ -31,10 +31,10 @@ namespace excap::trainer {
 // A trained model ready for triage, with what was checked about its run.
 struct TriageModel {
   model::MultiTaskNet net;
-  TrainConfig config;        // runs/NAME/config.json
-  fs::path run_dir, weights; // the checkpoint's weights.safetensors
-  LabelSchema schema;        // the classes the run was trained on (CECD, checked)
-  std::string schema_source; // where the class names came from
+  TrainConfig config;         // runs/NAME/config.json
+  fs::path run_dir, weights;  // the checkpoint's weights.safetensors
+  LabelSchema schema;         // the classes the run was trained on (CECD, checked)
+  std::string schema_source;  // where the class names came from
 };
 
 // The schema triage needs: CECD (its rule reads "clear", "clear tissue", "lesion").
@@ -51,7 +51,8 @@ TriageModel load_triage_model(const fs::path& run_dir, const std::string& checkp
 
 // Compares the run's class names with triage_schema(); throws Error naming
 // the run, `source` and the first difference.
-void check_run_schema(const LabelSchema& run, const std::string& run_name, const std::string& source);
+void check_run_schema(const LabelSchema& run, const std::string& run_name,
+                      const std::string& source);
 
 struct TriageProgress {
   long long done = 0, total = 0;  // processed frames / planned
@@ -65,17 +66,17 @@ struct TriageOptions {
   int every_n = 0;  // > 0: every N-th frame (wins over fps)
   double fps = 0;   // > 0: this many frames per second (stage I's rule); neither: every frame
   SelectionRule rule;
-  int batch = 0;             // 0: 16 on CPU, 128 on CUDA
-  int threads = 0;           // inference intra-op threads; 0: all hardware threads but the decoder's
+  int batch = 0;    // 0: 16 on CPU, 128 on CUDA
+  int threads = 0;  // inference intra-op threads; 0: all hardware threads but the decoder's
   std::string device = "auto";
   std::string channels_last = "auto";  // auto | on | off (auto: on for CUDA, off on CPU, measured)
   std::string precision = "auto";      // auto | fp32 | fp16 (auto: fp16 on CUDA, fp32 on CPU)
   bool fold_bn = true;
-  int queue_batches = 3;      // bounded queue between the decoder and the model
-  int contact_sheet_max = 48; // kept frames shown on the contact sheet (highest scores)
-  long long max_frames = 0;   // stop after this many processed frames (0: all); for benchmarks
+  int queue_batches = 3;       // bounded queue between the decoder and the model
+  int contact_sheet_max = 48;  // kept frames shown on the contact sheet (highest scores)
+  long long max_frames = 0;    // stop after this many processed frames (0: all); for benchmarks
   std::function<void(const TriageProgress&)> progress;  // from the inference thread, ~2x per second
-  const std::atomic<bool>* cancel = nullptr;            // set (SIGINT): stop decoding, keep what is done
+  const std::atomic<bool>* cancel = nullptr;  // set (SIGINT): stop decoding, keep what is done
 };
 
 // One kept frame of the contact sheet: the model's input and its prediction.
@@ -94,9 +95,9 @@ struct TriageResult {
   model::ModelConfig model;
   int input_size = 0;
   LabelSchema schema;
-  std::vector<FrameScore> frames;           // one per processed frame, in video order
-  std::vector<std::vector<float>> cd_probs; // [frame][cd class]
-  std::vector<std::vector<float>> shares;   // [frame][tissue class], of the field of view
+  std::vector<FrameScore> frames;            // one per processed frame, in video order
+  std::vector<std::vector<float>> cd_probs;  // [frame][cd class]
+  std::vector<std::vector<float>> shares;    // [frame][tissue class], of the field of view
   long long planned = 0, processed = 0, kept = 0, quota = 0;
   bool interrupted = false, truncated = false;
   std::vector<std::string> warnings;
@@ -106,7 +107,7 @@ struct TriageResult {
   bool channels_last = false;
   FoldReport fold;
   double wall_s = 0, decode_s = 0, infer_s = 0, setup_s = 0;  // decode_s: decoder thread busy time
-  std::vector<SheetFrame> sheet;  // chronological
+  std::vector<SheetFrame> sheet;                              // chronological
   double frames_per_s() const { return wall_s > 0 ? processed / wall_s : 0; }
 };
 

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "test_support.h"
 #include "metrics/metrics.h"
+#include "test_support.h"
 
 using excap::trainer::ClassificationMetrics;
 using excap::trainer::SegmentationMetrics;
@@ -119,14 +119,15 @@ TEST_CASE("classification metrics agree with scikit-learn on random labels") {
   std::vector<int> t, p;
   ClassificationMetrics m(4);
   for (int i = 0; i < 200; ++i) {
-    t.push_back(rng() % 3);                   // class 3 never true
+    t.push_back(rng() % 3);                         // class 3 never true
     p.push_back((rng() % 5 == 0) ? 3 : rng() % 2);  // class 2 never predicted
     m.process(t.back(), p.back());
   }
   auto r = m.compute();
   excap::test::ScratchDir dir("trainer_metrics_sklearn");
   std::ofstream(dir / "check.py")
-      << "import json,sys\nfrom sklearn.metrics import accuracy_score, precision_recall_fscore_support\n"
+      << "import json,sys\nfrom sklearn.metrics import accuracy_score, "
+         "precision_recall_fscore_support\n"
          "d=json.load(open(sys.argv[1]))\n"
          "p,r,f,_=precision_recall_fscore_support(d['t'],d['p'],average='macro',zero_division=0)\n"
          "print(json.dumps([accuracy_score(d['t'],d['p']),p,r,f]))\n";

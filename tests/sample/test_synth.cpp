@@ -9,13 +9,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "sample/annotator_sim.h"
 #include "common/error.h"
 #include "media/frameops.h"
 #include "media/imageio.h"
-#include "store/project.h"
+#include "sample/annotator_sim.h"
 #include "sample/sample.h"
 #include "sample/synth.h"
+#include "store/project.h"
 #include "test_support.h"
 
 using namespace excap;

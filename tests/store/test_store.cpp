@@ -6,8 +6,8 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
-#include "store/project.h"
 #include "common/sha256.h"
+#include "store/project.h"
 #include "test_support.h"
 
 using namespace excap;
@@ -16,8 +16,8 @@ using excap::test::ScratchDir;
 TEST_CASE("project round trip keeps every record") {
   ScratchDir tmp("store-roundtrip");
   const fs::path dir = tmp / "proj";
-  Project p = Project::create(dir, cecd_schema(),
-                              {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
+  Project p = Project::create(
+      dir, cecd_schema(), {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
   for (const char* f : {"project.json", "videos.json", "clips.json", "frames.json",
                         "assignments.json", "local.json"})
     CHECK(fs::exists(dir / f));
@@ -129,8 +129,8 @@ TEST_CASE("a label without a clearness degree round-trips as unset") {
 TEST_CASE("create refuses a non-empty folder and open refuses a non-project") {
   ScratchDir tmp("store-create");
   atomic_write(tmp / "x" / "something.txt", "hello");
-  CHECK_THROWS_WITH_AS(Project::create(tmp / "x", cecd_schema()),
-                       doctest::Contains("not empty"), Error);
+  CHECK_THROWS_WITH_AS(Project::create(tmp / "x", cecd_schema()), doctest::Contains("not empty"),
+                       Error);
   CHECK_THROWS_WITH_AS(Project::open(tmp / "x"), doctest::Contains("project.json"), Error);
 }
 
@@ -183,8 +183,8 @@ TEST_CASE("an interrupted atomic write leaves the old file intact") {
 }
 
 TEST_CASE("ids that could escape the project are refused") {
-  for (const char* bad : {"..", "../x", "a/b", "/etc/passwd", "a\\b", "", ".hidden", "-rf",
-                          "a..b", "x y", "é"})
+  for (const char* bad :
+       {"..", "../x", "a/b", "/etc/passwd", "a\\b", "", ".hidden", "-rf", "a..b", "x y", "é"})
     CHECK_MESSAGE(!is_safe_id(bad), bad);
   CHECK_FALSE(is_safe_id(std::string("ab\0cd", 5)));
   CHECK_FALSE(is_safe_id(std::string(129, 'a')));

@@ -16,8 +16,8 @@ namespace {
 
 // A small clean project: one video, one clip, two 32x24 frames, labels by a.
 Project make_clean(const fs::path& dir) {
-  Project p = Project::create(dir, cecd_schema(),
-                              {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
+  Project p = Project::create(
+      dir, cecd_schema(), {{"a", Role::Annotator}, {"b", Role::Annotator}, {"x", Role::Expert}});
   p.save_videos(
       {{"v1", "p-1", "", 10, 100, 32, 24, "mp4v", 10, "", StoredFov{"circle", 16, 12, 11, {}}}});
   p.save_clips({{"c1", "v1", 0, 50, "a", ""}});

@@ -14,13 +14,13 @@
 #include "report/compare.h"
 #include "report/eval_report.h"
 #include "store/project.h"
+#include "support/project_builder.h"
 #include "test_support.h"
 #include "trainer/checkpoint.h"
 #include "trainer/eval_result.h"
 #include "trainer/pack.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
-#include "support/project_builder.h"
 
 using namespace excap;
 using namespace excap::trainer;

@@ -32,8 +32,8 @@ struct Diff {
   double cls = 0, seg = 0, cls_scale = 0;
 };
 
-Diff compare(const model::ModelConfig& cfg, int size, int batch, trainer::FoldReport* report = nullptr,
-             bool channels_last = false) {
+Diff compare(const model::ModelConfig& cfg, int size, int batch,
+             trainer::FoldReport* report = nullptr, bool channels_last = false) {
   torch::manual_seed(5);
   model::MultiTaskNet net = model::build_model(cfg);
   randomise_bn(*net);
@@ -100,7 +100,8 @@ TEST_CASE("BN folding with channels-last activations still matches to 1e-4") {
   CHECK(d.seg < 1e-4);
 }
 
-TEST_CASE("BN folding: DenseNet's pre-activation BN is reported as not folded and outputs still match") {
+TEST_CASE(
+    "BN folding: DenseNet's pre-activation BN is reported as not folded and outputs still match") {
   trainer::FoldReport report;
   const Diff d = compare(config("densenet121", false), 32, 1, &report);
   CHECK(d.cls < 1e-4);
@@ -127,6 +128,6 @@ TEST_CASE("fold_conv_bn computes W*s and (b-mean)*s+beta") {
   CHECK(f.weight[0][0][0][0].item<double>() == doctest::Approx(1.0));  // 2/sqrt(4)
   CHECK(f.weight[2][1][0][0].item<double>() == doctest::Approx(2.0));  // 1/sqrt(0.25)
   CHECK(f.bias[0].item<double>() == doctest::Approx(0.0));
-  CHECK(f.bias[1].item<double>() == doctest::Approx(0.5));   // (0.5-1)*1+1
-  CHECK(f.bias[2].item<double>() == doctest::Approx(3.0));   // (0.5+1)*2
+  CHECK(f.bias[1].item<double>() == doctest::Approx(0.5));  // (0.5-1)*1+1
+  CHECK(f.bias[2].item<double>() == doctest::Approx(3.0));  // (0.5+1)*2
 }

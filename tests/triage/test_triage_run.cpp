@@ -14,12 +14,12 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "bench/triage_bench.h"
 #include "common/error.h"
 #include "store/project.h"
 #include "test_support.h"
 #include "trainer/train.h"
 #include "triage/triage.h"
-#include "bench/triage_bench.h"
 #include "triage_fixture.h"
 
 // glog (pulled in by LibTorch) defines CHECK too; the assertions here are doctest's.
@@ -95,10 +95,11 @@ TEST_CASE("triage of a synthetic video keeps mostly clear frames, within quota a
     times.push_back(f.time_s);
   }
   for (int cd : fx.truth_cd) clear_total += cd == 0;
-  const double precision = static_cast<double>(kept_clear) / static_cast<double>(std::max(1LL, r.kept));
+  const double precision =
+      static_cast<double>(kept_clear) / static_cast<double>(std::max(1LL, r.kept));
   const double base_rate = static_cast<double>(clear_total) / static_cast<double>(n);
-  MESSAGE("kept " << r.kept << " of " << n << " (quota " << r.quota << "), clear precision " << precision
-                  << ", clear share of the video " << base_rate);
+  MESSAGE("kept " << r.kept << " of " << n << " (quota " << r.quota << "), clear precision "
+                  << precision << ", clear share of the video " << base_rate);
   CHECK(precision >= base_rate + 0.05);
   for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 1.0 - 1e-9);
   // Every processed frame has CD probabilities summing to 1 and tissue shares summing to 1.
@@ -185,7 +186,8 @@ TEST_CASE("triage interrupted (cancel flag, as Ctrl-C sets it) keeps what is don
   CHECK(m.kept <= m.quota);
 }
 
-TEST_CASE("triage gives clear errors: corrupt video, missing run, missing checkpoint, other schema") {
+TEST_CASE(
+    "triage gives clear errors: corrupt video, missing run, missing checkpoint, other schema") {
   const auto& fx = test::triage_fixture();
   ScratchDir tmp("triage-err");
 
@@ -263,7 +265,8 @@ TEST_CASE("excap triage and bench triage on the command line") {
                           &text) == 1);
   CHECK(text.find("no such run folder") != std::string::npos);
 
-  // The benchmark prints frames/s, GFLOP/s and the conv peak (no Python peer here: it is a figure, not a test).
+  // The benchmark prints frames/s, GFLOP/s and the conv peak (no Python peer here: it is a figure,
+  // not a test).
   REQUIRE(
       test::run_command({excap, "bench", "triage", fx.video.string(), "--run", fx.run_dir.string(),
                          "--frames", "32", "--threads", "2", "--python", "", "--no-variants"},
@@ -283,7 +286,8 @@ TEST_CASE("bench triage figures (tiny fixture model and an MTCSN at 240x240)" * 
   const std::string backbone = env ? env : "resnet50";
   const fs::path run = fx.root / "runs" / ("bench-" + backbone);
   if (!fs::exists(run / "checkpoints" / "latest.json")) {
-    trainer::TrainConfig cfg = read_json_file(fx.run_dir / "config.json").get<trainer::TrainConfig>();
+    trainer::TrainConfig cfg =
+        read_json_file(fx.run_dir / "config.json").get<trainer::TrainConfig>();
     cfg.run = "bench-" + backbone;
     cfg.model.backbone = backbone;
     cfg.model.cls_hidden = cfg.model.seg_channels = 0;

@@ -10,7 +10,8 @@ using namespace excap::trainer;
 
 namespace {
 
-FrameScore frame(long long index, double fps, int cd, double p_clear, double tissue, double lesion) {
+FrameScore frame(long long index, double fps, int cd, double p_clear, double tissue,
+                 double lesion) {
   FrameScore f;
   f.index = index;
   f.time_s = index / fps;
