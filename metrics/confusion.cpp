@@ -7,19 +7,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "metrics/ratio.h"
 
 namespace excap::metrics {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-double ratio(long long num, long long den) {
-  return den == 0 ? kNaN : static_cast<double>(num) / static_cast<double>(den);
-}
-
-nlohmann::json number_or_null(double v) {
-  return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
-}
+using detail::kNaN;
+using detail::number_or_null;
+using detail::ratio;
 
 std::string out_of_range(int row, int col, int k) {
   return "pair (" + std::to_string(row) + ", " + std::to_string(col) + ") outside classes 0.." +

@@ -6,19 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "metrics/ratio.h"
 
 namespace excap::metrics {
 
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-double ratio(long long num, long long den) {
-  return den == 0 ? kNaN : static_cast<double>(num) / static_cast<double>(den);
-}
-
-nlohmann::json number_or_null(double v) {
-  return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
-}
+using detail::kNaN;
+using detail::number_or_null;
+using detail::ratio;
 }  // namespace
 
 double nanmean(const std::vector<double>& v) {
