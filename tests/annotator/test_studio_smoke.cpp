@@ -158,8 +158,8 @@ TEST_CASE("studio --bench: times frames, strokes and autosave without touching t
   test::ScratchDir dir("studio-smoke-bench");
   test::make_studio_project(dir / "proj", 2, 96);
   std::string out;
-  REQUIRE(run_studio((dir / "proj").string() + " --user a --bench --bench-frames 10 --settings " +
-                         (dir / "s.json").string(),
+  REQUIRE(run_studio({(dir / "proj").string(), "--user", "a", "--bench", "--bench-frames", "10",
+                      "--settings", (dir / "s.json").string()},
                      &out) == 0);
   CHECK(out.find("frame time, idle       (10 frames)") != std::string::npos);
   CHECK(out.find("frame time, after stroke (60 frames)") != std::string::npos);
@@ -169,8 +169,8 @@ TEST_CASE("studio --bench: times frames, strokes and autosave without touching t
   CHECK_FALSE(fs::exists(dir / "proj" / "labels" / "a" / "v1_00000.json"));
   // Without a frame to label, the bench says so and fails.
   test::make_studio_project(dir / "empty", 0, 96);
-  CHECK(run_studio(
-            (dir / "empty").string() + " --user a --bench --settings " + (dir / "s.json").string(),
-            &out) != 0);
+  CHECK(run_studio({(dir / "empty").string(), "--user", "a", "--bench", "--settings",
+                    (dir / "s.json").string()},
+                   &out) != 0);
   CHECK(out.find("no frame open") != std::string::npos);
 }

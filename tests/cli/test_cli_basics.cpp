@@ -148,28 +148,28 @@ std::string command_line(const std::string& help, const std::string& name) {
 
 TEST_CASE("excap --help lists the model commands as excap-model describes them") {
   std::string light, full;
-  REQUIRE(run_command(excap_cmd() + " --help", &light) == 0);
-  REQUIRE(run_command(built_binary("excap-model") + " --help", &full) == 0);
+  REQUIRE(run_command({excap_cmd(), "--help"}, &light) == 0);
+  REQUIRE(run_command({built_binary("excap-model"), "--help"}, &full) == 0);
   for (const char* name :
        {"train", "eval", "triage", "pack", "compare", "weights", "model", "demo"}) {
     CHECK_MESSAGE(!command_line(light, name).empty(), name);
     CHECK_MESSAGE(command_line(light, name) == command_line(full, name), name);
   }
   std::string bench;
-  REQUIRE(run_command(excap_cmd() + " bench --help", &bench) == 0);
+  REQUIRE(run_command({excap_cmd(), "bench", "--help"}, &bench) == 0);
   for (const char* name : {"extract", "train", "triage"})
     CHECK_MESSAGE(!command_line(bench, name).empty(), name);
 }
 
 TEST_CASE("excap hands a model command to excap-model, which shows its own help") {
   std::string out;
-  CHECK(run_command(excap_cmd() + " train --help", &out) == 0);
+  CHECK(run_command({excap_cmd(), "train", "--help"}, &out) == 0);
   CHECK(out.find("--iters") != std::string::npos);
   CHECK(out.find("--backbone") != std::string::npos);
-  CHECK(run_command(excap_cmd() + " bench train --help", &out) == 0);
+  CHECK(run_command({excap_cmd(), "bench", "train", "--help"}, &out) == 0);
   CHECK(out.find("--conv-peak") != std::string::npos);
   // a model command's own errors come back unchanged
-  CHECK(run_command(excap_cmd() + " eval", &out) != 0);
+  CHECK(run_command({excap_cmd(), "eval"}, &out) != 0);
   CHECK(out.find("DIR") != std::string::npos);
 }
 
@@ -178,14 +178,14 @@ TEST_CASE("excap without excap-model next to it: one clear line, exit 2") {
   const excap::fs::path alone = tmp / "excap";
   excap::fs::copy_file(excap_cmd(), alone);
   std::string out;
-  CHECK(run_command(alone.string() + " train --help", &out) == 2);
+  CHECK(run_command({alone.string(), "train", "--help"}, &out) == 2);
   CHECK(out.find("excap-model not found next to " + alone.string()) != std::string::npos);
   CHECK(std::count(out.begin(), out.end(), '\n') == 1);
-  CHECK(run_command(alone.string() + " bench triage x", &out) == 2);
+  CHECK(run_command({alone.string(), "bench", "triage", "x"}, &out) == 2);
   CHECK(out.find("excap-model not found") != std::string::npos);
   // what needs no model still works there
-  CHECK(run_command(alone.string() + " --version", &out) == 0);
+  CHECK(run_command({alone.string(), "--version"}, &out) == 0);
   CHECK(out.find("excap 0.") == 0);
-  CHECK(run_command(alone.string() + " init " + (tmp / "proj").string(), &out) == 0);
+  CHECK(run_command({alone.string(), "init", (tmp / "proj").string()}, &out) == 0);
 }
 #endif

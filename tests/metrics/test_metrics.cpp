@@ -12,18 +12,19 @@
 #include "metrics/metrics.h"
 #include "test_support.h"
 
-using excap::trainer::ClassificationMetrics;
-using excap::trainer::SegmentationMetrics;
+using excap::metrics::ConfusionMatrix;
+using excap::metrics::SegAreas;
+using excap::metrics::summarize;
 
 TEST_CASE("segmentation metrics: ignore pixels, absent class NaN, predicted-but-absent IoU 0") {
   // 3 classes. Label uses 0 and 1 (and 255); prediction also says 2 on one
   // pixel where the label is 1; class 2 never in the label.
   const std::uint8_t label[] = {0, 0, 1, 1, 1, 255, 255, 0};
   const std::uint8_t pred[] = {0, 1, 1, 1, 2, 2, 0, 0};
-  SegmentationMetrics m(3);
+  SegAreas m(3);
   m.process(pred, label, 8);
   auto r = m.compute();
-  CHECK(m.ignored_pixels() == 2);
+  CHECK(m.unlabeled == 2);
   // class 0: label {0,1,7}, pred {0,7} (pixel 6 is ignored) -> I=2, U=3
   CHECK(r.intersect[0] == 2);
   CHECK(r.union_[0] == 3);
@@ -41,7 +42,7 @@ TEST_CASE("segmentation metrics: ignore pixels, absent class NaN, predicted-but-
 }
 
 TEST_CASE("segmentation metrics: class absent from label and prediction is NaN and left out") {
-  SegmentationMetrics m(4);
+  SegAreas m(4);
   const std::uint8_t label[] = {0, 1, 1, 0};
   const std::uint8_t pred[] = {0, 1, 0, 0};
   m.process(pred, label, 4);
@@ -53,14 +54,14 @@ TEST_CASE("segmentation metrics: class absent from label and prediction is NaN a
   CHECK(r.iou[1] == doctest::Approx(0.5));
   CHECK(r.mIoU == doctest::Approx((2.0 / 3 + 0.5) / 2));
   CHECK(r.mAcc == doctest::Approx((1.0 + 0.5) / 2));
-  auto j = excap::trainer::to_json(r, {"a", "b", "c", "d"});
+  auto j = excap::metrics::to_json(r, {"a", "b", "c", "d"});
   CHECK(j["per_class"][2]["IoU"].is_null());
 }
 
 TEST_CASE("segmentation metrics: areas are summed over the subset, not averaged per image") {
   // Image 1: class 1 perfect on 1 pixel. Image 2: class 1 wrong on 3 pixels.
   // Per-image mean IoU of class 1 would be (1 + 0) / 2; summed areas give 1/4.
-  SegmentationMetrics m(2);
+  SegAreas m(2);
   const std::uint8_t l1[] = {1, 0, 0, 0}, p1[] = {1, 0, 0, 0};
   const std::uint8_t l2[] = {1, 1, 1, 0}, p2[] = {0, 0, 0, 0};
   m.process(p1, l1, 4);
@@ -71,7 +72,7 @@ TEST_CASE("segmentation metrics: areas are summed over the subset, not averaged 
 }
 
 TEST_CASE("segmentation metrics: only ignore pixels gives NaN everywhere, not a crash") {
-  SegmentationMetrics m(2);
+  SegAreas m(2);
   const std::uint8_t l[] = {255, 255}, p[] = {0, 1};
   m.process(p, l, 2);
   auto r = m.compute();
@@ -81,10 +82,10 @@ TEST_CASE("segmentation metrics: only ignore pixels gives NaN everywhere, not a 
 
 TEST_CASE("classification metrics: macro averages with a never-predicted class") {
   // truth: 0 0 1 1 2 2 ; predicted: 0 0 0 1 0 1 -> class 2 never predicted.
-  ClassificationMetrics m(3);
+  ConfusionMatrix m(3);
   const int t[] = {0, 0, 1, 1, 2, 2}, p[] = {0, 0, 0, 1, 0, 1};
-  for (int i = 0; i < 6; ++i) m.process(t[i], p[i]);
-  auto r = m.compute();
+  for (int i = 0; i < 6; ++i) m.add(t[i], p[i]);
+  auto r = summarize(m);
   CHECK(r.accuracy == doctest::Approx(3.0 / 6));
   // precision: c0 2/4, c1 1/2, c2 undefined -> 0 ; recall: c0 1, c1 1/2, c2 0
   CHECK(r.class_precision[2] == 0.0);
@@ -98,18 +99,19 @@ TEST_CASE("classification metrics: macro averages with a never-predicted class")
 
 TEST_CASE("classification metrics: a class absent from truth and prediction is not averaged") {
   // sklearn labels=None uses the union of y_true and y_pred: class 2 is out.
-  ClassificationMetrics m(3);
-  m.process(0, 0);
-  m.process(1, 0);
-  auto r = m.compute();
+  ConfusionMatrix m(3);
+  m.add(0, 0);
+  m.add(1, 0);
+  auto r = summarize(m);
   CHECK(r.precision == doctest::Approx((0.5 + 0.0) / 2));
   CHECK(r.recall == doctest::Approx((1.0 + 0.0) / 2));
-  CHECK_THROWS(m.process(3, 0));
+  CHECK_THROWS(m.add(3, 0));
 }
 
 TEST_CASE("cohen kappa of a hand-made table") {
   // 2x2: a=20 b=5 / c=10 d=15, n=50 -> po=0.7, pe=(25*30+25*20)/2500=0.5 -> 0.4
-  CHECK(excap::trainer::cohen_kappa({{20, 5}, {10, 15}}) == doctest::Approx(0.4));
+  CHECK(excap::metrics::cohen_kappa(ConfusionMatrix::from_counts({20, 5, 10, 15}, 2)) ==
+        doctest::Approx(0.4));
 }
 
 TEST_CASE("classification metrics agree with scikit-learn on random labels") {
@@ -117,13 +119,13 @@ TEST_CASE("classification metrics agree with scikit-learn on random labels") {
   if (py.empty()) return;
   std::mt19937 rng(7);
   std::vector<int> t, p;
-  ClassificationMetrics m(4);
+  ConfusionMatrix m(4);
   for (int i = 0; i < 200; ++i) {
     t.push_back(rng() % 3);                         // class 3 never true
     p.push_back((rng() % 5 == 0) ? 3 : rng() % 2);  // class 2 never predicted
-    m.process(t.back(), p.back());
+    m.add(t.back(), p.back());
   }
-  auto r = m.compute();
+  auto r = summarize(m);
   excap::test::ScratchDir dir("trainer_metrics_sklearn");
   std::ofstream(dir / "check.py")
       << "import json,sys\nfrom sklearn.metrics import accuracy_score, "
