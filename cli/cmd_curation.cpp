@@ -57,9 +57,12 @@ void add_agreement(CLI::App& app, Registry& reg) {
                   "Mean-IoU threshold used to mark frames auto-acceptable")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->add_option("--worst", opt->worst_frames, "Frames in the disagreement heatmap")
+  cmd->add_option("--worst", opt->worst_frames, "Frames in the disagreement heatmap (>= 0)")
       ->capture_default_str();
   reg.add(cmd, [=] {
+    if (opt->worst_frames < 0)
+      throw Error("--worst",
+                  "must be a number of frames >= 0, got " + std::to_string(opt->worst_frames));
     Project p = Project::open(*dir);
     AgreementReport r = compute_agreement(p, *opt);
     const fs::path o = out->empty() ? p.root() / "reports" / "agreement" : fs::path(*out);

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -136,13 +137,14 @@ void register_pack_command(CLI::App& app, Registry& reg) {
 CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
   cmd->add_option("--split", cfg.split, "Split name (packed with `excap pack`)");
   add_model_options(cmd, cfg.model);
-  auto* iters =
-      cmd->add_option("--iters", cfg.iters, "Iterations (paper: 30000)")->capture_default_str();
-  cmd->add_option("--batch", cfg.batch, "Batch size (paper: 8)")->capture_default_str();
-  cmd->add_option("--size", cfg.size, "Input size of the packed data")->capture_default_str();
-  cmd->add_option("--lr", cfg.lr, "SGD learning rate")->capture_default_str();
+  auto* iters = cmd->add_option("--iters", cfg.iters, "Iterations, >= 1 (paper: 30000)")
+                    ->capture_default_str();
+  cmd->add_option("--batch", cfg.batch, "Batch size, 1..4096 (paper: 8)")->capture_default_str();
+  cmd->add_option("--size", cfg.size, "Input size of the packed data, 16..2048")
+      ->capture_default_str();
+  cmd->add_option("--lr", cfg.lr, "SGD learning rate, > 0")->capture_default_str();
   cmd->add_option("--min-lr", cfg.min_lr, "Poly decay floor")->capture_default_str();
-  cmd->add_option("--alpha", cfg.alpha, "Consistency loss weight (paper Eq. 3)")
+  cmd->add_option("--alpha", cfg.alpha, "Consistency loss weight, >= 0 (paper Eq. 3)")
       ->capture_default_str();
   model::TaskWeighting& weighting = cfg.weighting;
   cmd->add_flag_callback(
@@ -168,6 +170,25 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
   cmd->add_option("--init", cfg.init, "Initial weights (safetensors, loaded by name)");
   cmd->add_option("--run", cfg.run, "Run name (runs/NAME); default SPLIT-MODEL-BACKBONE");
   return iters;
+}
+
+std::string number_text(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+// The numbers of `excap train`, each in its range, before anything is read or written.
+void check_train_numbers(const trainer::TrainConfig& c) {
+  if (c.iters < 1) throw Error("--iters", "must be >= 1, got " + std::to_string(c.iters));
+  if (c.batch < 1 || c.batch > 4096)
+    throw Error("--batch", "must be 1..4096, got " + std::to_string(c.batch));
+  if (c.size < 16 || c.size > 2048)
+    throw Error("--size", "must be 16..2048 pixels, got " + std::to_string(c.size));
+  if (!(std::isfinite(c.lr) && c.lr > 0))
+    throw Error("--lr", "must be a finite number > 0, got " + number_text(c.lr));
+  if (!(std::isfinite(c.alpha) && c.alpha >= 0))
+    throw Error("--alpha", "must be a finite number >= 0, got " + number_text(c.alpha));
 }
 
 // Runs `excap train` in the foreground: Ctrl-C saves and stops. Returns the exit status.
@@ -213,7 +234,10 @@ void register_train_command(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   CLI::Option* iters = add_train_options(cmd, *cfg);
   cmd->add_flag("--resume", *resume, "Continue the run from its latest checkpoint");
-  reg.add(cmd, [=] { return run_train(*dir, *cfg, *resume, iters->count() > 0); });
+  reg.add(cmd, [=] {
+    check_train_numbers(*cfg);
+    return run_train(*dir, *cfg, *resume, iters->count() > 0);
+  });
 }
 
 void print_eval_summary(const trainer::EvalResult& r, const std::string& run, const fs::path& out,
@@ -243,8 +267,9 @@ void register_eval_command(CLI::App& app, Registry& reg) {
       ->capture_default_str();
   cmd->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all)")->capture_default_str();
-  cmd->add_option("--batch", opt->batch, "Inference batch size")->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Inference batch size (>= 1)")->capture_default_str();
   reg.add(cmd, [=] {
+    if (opt->batch < 1) throw Error("--batch", "must be >= 1, got " + std::to_string(opt->batch));
     const trainer::EvalResult r = trainer::evaluate_run(*dir, *opt);
     const fs::path run_dir = fs::path(*dir) / "runs" / opt->run;
 #ifdef EXCAP_HAVE_OPENCV

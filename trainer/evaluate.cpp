@@ -52,6 +52,8 @@ void place_model(model::MultiTaskNetImpl& net, const torch::Device& device) {
 
 void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
              int batch, bool channels_last, EvalResult& out) {
+  if (batch < 1)  // the loop below would never advance
+    throw Error("evaluation batch", "must be >= 1, got " + std::to_string(batch));
   net.eval();
   torch::NoGradGuard no_grad;
   const int n = data.count();

@@ -134,7 +134,40 @@ TEST_CASE("errors name the file and the reason, and nothing is written") {
   CHECK(out.find("project.json") != std::string::npos);
 }
 
+TEST_CASE("agreement --worst refuses a negative count with one line") {
+  ScratchDir tmp("cli-worst");
+  const std::string dir = (tmp / "proj").string();
+  std::string out;
+  REQUIRE(run_command({excap_cmd(), "init", dir}, &out) == 0);
+  CHECK(run_command({excap_cmd(), "agreement", dir, "--worst", "-1"}, &out) == 1);
+  CHECK(out == "excap: error: --worst: must be a number of frames >= 0, got -1\n");
+  CHECK_FALSE(excap::fs::exists(tmp / "proj" / "reports" / "agreement"));
+}
+
 #ifdef EXCAP_TEST_HAVE_MODEL_PROGRAM
+TEST_CASE("train and eval refuse numbers out of range before reading anything") {
+  ScratchDir tmp("cli-train-range");
+  const std::string dir = (tmp / "proj").string();
+  std::string out;
+  REQUIRE(run_command({excap_cmd(), "init", dir}, &out) == 0);
+  const std::vector<std::vector<std::string>> bad = {
+      {"--batch", "0"},  {"--batch", "-1"},  {"--batch", "4097"}, {"--iters", "0"},
+      {"--lr", "0"},     {"--lr", "-0.1"},   {"--lr", "inf"},     {"--lr", "nan"},
+      {"--alpha", "-1"}, {"--alpha", "inf"}, {"--alpha", "nan"},  {"--size", "15"},
+      {"--size", "2049"}};
+  for (const auto& b : bad) {
+    CHECK(run_command({excap_cmd(), "train", dir, "--split", "s", b[0], b[1]}, &out) == 1);
+    CHECK_MESSAGE(out.rfind("excap: error: " + b[0] + ": must be ", 0) == 0, out);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+  }
+  const excap::fs::path runs = tmp / "proj" / "runs";
+  CHECK((!excap::fs::exists(runs) || excap::fs::is_empty(runs)));
+  for (const char* batch : {"0", "-1"}) {
+    CHECK(run_command({excap_cmd(), "eval", dir, "--run", "r", "--batch", batch}, &out) == 1);
+    CHECK(out == std::string("excap: error: --batch: must be >= 1, got ") + batch + "\n");
+  }
+}
+
 namespace {
 // The line of `help` that lists `name` as a command, or "" when absent.
 std::string command_line(const std::string& help, const std::string& name) {
