@@ -131,6 +131,19 @@ void register_relink(CLI::App& app, Registry& reg) {
   });
 }
 
+// Both ends of a new clip lie within the video (the end is exclusive), checked
+// here where the positions are read so that the message names them as given.
+void check_clip_ends(const Video& v, const std::string& from, const std::string& to, long long a,
+                     long long b) {
+  const std::string where = "clip --from " + from + " --to " + to + " of video " + v.id;
+  const std::string length =
+      "the video has " + std::to_string(v.frames) + " frames (" + format_time(v.duration_s) + ")";
+  if (a >= v.frames)
+    throw Error(where, "the start, frame " + std::to_string(a) + ", is past the end: " + length);
+  if (b > v.frames)
+    throw Error(where, "the end, frame " + std::to_string(b) + ", is past the end: " + length);
+}
+
 void register_clips_add(CLI::App* clips, Registry& reg) {
   auto* cmd =
       clips->add_subcommand("add", "Add a clip; refused when it overlaps another (--merge merges)");
@@ -154,6 +167,7 @@ void register_clips_add(CLI::App* clips, Registry& reg) {
     const Video& v = video_by_id(videos, *video);
     const long long a = parse_frame_position(*from, v.fps);
     const long long b = parse_frame_position(*to, v.fps);
+    check_clip_ends(v, *from, *to, a, b);
     const AddClipResult r = add_clip_ex(p, v.id, a, b, *user, *note, *merge);
     if (r.merged.empty()) {
       std::cout << "added ";
@@ -231,6 +245,44 @@ void register_clips(CLI::App& app, Registry& reg) {
   register_clips_remove(clips, reg);
 }
 
+std::string number_text(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+// What `excap extract` was given: an option not given keeps project.json's
+// setting (CLI11's count tells), a given one must lie in its range.
+struct ExtractArgs {
+  double fps = 0;
+  int every = 0;
+  double dedupe = 0;
+  CLI::Option* fps_opt = nullptr;
+  CLI::Option* every_opt = nullptr;
+  CLI::Option* dedupe_opt = nullptr;
+};
+
+ExtractOptions checked_extract_options(const ExtractArgs& a, ExtractOptions o) {
+  if (a.fps_opt->count() > 0) {
+    if (!(std::isfinite(a.fps) && a.fps > 0))
+      throw Error("--fps",
+                  "must be a finite number of frames per second > 0, got " + number_text(a.fps));
+    o.fps = a.fps;
+  }
+  if (a.every_opt->count() > 0) {
+    if (a.every < 1)
+      throw Error("--every", "must be a whole number >= 1, got " + std::to_string(a.every));
+    o.every_n = a.every;
+  }
+  if (a.dedupe_opt->count() > 0) {
+    if (!(a.dedupe >= 0 && a.dedupe <= 64))
+      throw Error("--dedupe", "must be 0..64 (bits of the 64-bit dHash; 0 = off), got " +
+                                  number_text(a.dedupe));
+    o.dedupe = a.dedupe;
+  }
+  return o;
+}
+
 void register_extract(CLI::App& app, Registry& reg) {
   auto* cmd = app.add_subcommand(
       "extract",
@@ -238,22 +290,24 @@ void register_extract(CLI::App& app, Registry& reg) {
       "blanked; exit status 3 when some frames could not be extracted");
   auto dir = std::make_shared<std::string>();
   auto opt = std::make_shared<ExtractOptions>();
+  auto args = std::make_shared<ExtractArgs>();
   auto quiet = std::make_shared<bool>(false);
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  auto* fps =
-      cmd->add_option("--fps", opt->fps, "Frames per second of video time (default: project.json)");
-  auto* every =
-      cmd->add_option("--every", opt->every_n, "Every N-th source frame instead of --fps");
-  fps->excludes(every);
-  cmd->add_option("--dedupe", opt->dedupe,
-                  "Skip a frame whose dHash differs from the last kept one in at most T of 64 "
-                  "bits (0 = off; default: project.json)");
+  args->fps_opt = cmd->add_option("--fps", args->fps,
+                                  "Frames per second of video time, > 0 (default: project.json)");
+  args->every_opt =
+      cmd->add_option("--every", args->every, "Every N-th source frame (N >= 1) instead of --fps");
+  args->fps_opt->excludes(args->every_opt);
+  args->dedupe_opt =
+      cmd->add_option("--dedupe", args->dedupe,
+                      "Skip a frame whose dHash differs from the last kept one in at most T of 64 "
+                      "bits (0..64, 0 = off; default: project.json)");
   cmd->add_option("--clip", opt->clip_id, "Only this clip");
   cmd->add_option("--user", opt->user, "Who extracts (audit log)")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "No progress line");
   reg.add(cmd, [=] {
+    ExtractOptions o = checked_extract_options(*args, *opt);
     Project p = Project::open(*dir);
-    ExtractOptions o = *opt;
     auto progress = std::make_shared<TerminalProgress>("extract");
     if (!*quiet) o.progress = [progress](long long d, long long t) { (*progress)(d, t); };
     const ExtractReport r = extract_frames(p, o);

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -222,7 +223,19 @@ struct ExtractRate {
   double dedupe = 0;
 };
 
+// The unset values are the ones ExtractOptions documents (fps 0, every_n 0,
+// dedupe -1); any other value out of range is refused, never replaced by
+// project.json's setting.
+void check_rate_options(const ExtractOptions& opt) {
+  if (!(std::isfinite(opt.fps) && opt.fps >= 0))
+    throw Error("extraction fps", "must be a finite number > 0 (or 0 for project.json's)");
+  if (opt.every_n < 0) throw Error("extraction every-N", "must be >= 1 (or 0 for project.json's)");
+  if (opt.dedupe != -1 && !(opt.dedupe >= 0 && opt.dedupe <= 64))
+    throw Error("extraction dedupe", "must be 0..64 bits (or -1 for project.json's)");
+}
+
 ExtractRate resolve_rate(const Project& p, const ExtractOptions& opt) {
+  check_rate_options(opt);
   const ExtractionSettings& s = p.meta().extraction;
   ExtractRate r;
   if (opt.every_n > 0) {

@@ -127,9 +127,22 @@ std::string patient_pseudonym(const Project& p, const std::string& patient_name)
   return "p-" + hmac_sha256_hex(secret, name).substr(0, 16);
 }
 
+// Hashing reads to the end of the file: a device (/dev/zero), a pipe or a
+// folder would never end or means nothing, so only a regular file (after
+// following symlinks) is read. A missing file is left to the prober's message.
+static void require_regular_file(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) return;
+  if (!fs::is_regular_file(st))
+    throw Error(path.string(),
+                "is not a regular file (a device, pipe or folder is never a video file)");
+}
+
 Video import_video(const Project& p, const fs::path& video_path, const std::string& patient_name,
                    const std::string& user) {
   const std::string pseudonym = patient_pseudonym(p, patient_name);
+  require_regular_file(video_path);
   // Fingerprint and probe at the same time: one reads bytes, the other decodes.
   auto sha = std::async(std::launch::async, [&] { return sha256_file(video_path); });
   VideoInfo info;
@@ -170,6 +183,7 @@ Video import_video(const Project& p, const fs::path& video_path, const std::stri
 }
 
 std::string relink_video(const Project& p, const fs::path& video_path, const std::string& user) {
+  require_regular_file(video_path);
   const std::string digest = sha256_file(video_path);
   for (const auto& v : p.load_videos()) {
     if (v.sha256 != digest) continue;
@@ -252,7 +266,10 @@ long long parse_frame_position(const std::string& text, double fps) {
   }
   if (!(fps > 0)) throw Error(where, "the video has no frame rate to convert a time");
   // The frame on screen at that time; the epsilon absorbs decimal rounding.
-  return static_cast<long long>(std::floor(seconds * fps + 1e-6));
+  // Beyond 9e18 frames (or infinite) the conversion to an integer is undefined.
+  const double frame = std::floor(seconds * fps + 1e-6);
+  if (!(frame < 9e18)) throw Error(where, "time out of range");
+  return static_cast<long long>(frame);
 }
 
 std::string format_time(double seconds) {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
@@ -368,4 +369,34 @@ TEST_CASE("manual field of view from project.json: circle and polygon") {
       FovOverride{"polygon", 0, 0, 0, {{40, 40}, {120, 40}, {120, 120}, {40, 120}}};
   p.save_meta();
   CHECK(video_fov(Project::open(p.root()), fx.v).kind == FieldOfView::Polygon);
+}
+
+TEST_CASE("extraction refuses a rate or dedupe out of range instead of using project.json's") {
+  Fixture fx("stage1-rate-range", {20, 10});
+  add_clip(fx.p, fx.v.id, 0, 20, "u", "");
+  auto refused = [&](const ExtractOptions& o, const std::string& what) {
+    try {
+      extract_frames(fx.p, o);
+    } catch (const Error& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(what) != std::string::npos, e.what());
+      return true;
+    }
+    return false;
+  };
+  ExtractOptions o;
+  for (double fps : {-1.0, std::nan(""), HUGE_VAL}) {
+    o.fps = fps;
+    CHECK_MESSAGE(refused(o, "fps"), fps);
+  }
+  o = ExtractOptions{};
+  o.every_n = -3;
+  CHECK(refused(o, "every-N"));
+  o = ExtractOptions{};
+  for (double t : {-2.0, 65.0, std::nan("")}) {
+    o.dedupe = t;
+    CHECK_MESSAGE(refused(o, "dedupe"), t);
+  }
+  CHECK(fx.p.load_frames().empty());
+  // The documented unset values still mean project.json's settings.
+  CHECK(extract_frames(fx.p, ExtractOptions{}).written > 0);
 }

@@ -325,3 +325,81 @@ TEST_CASE("excap import / clips / extract / relink from the command line") {
   CHECK(run({"clips", "remove", dir, "v001-c1", "--drop-frames"}) == 0);
   CHECK(files_containing(dir, "Mustermann").empty());
 }
+
+TEST_CASE("import and relink read only regular files, symlinks followed") {
+  ScratchDir tmp("stage1-regular");
+  test::write_test_video(tmp / "a.mkv", {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  fs::create_directory(tmp / "folder.mkv");
+  fs::create_symlink("/dev/null", tmp / "null.mkv");
+  for (const fs::path& bad : {fs::path("/dev/null"), tmp / "folder.mkv", tmp / "null.mkv"}) {
+    const std::string e = error_of([&] { import_video(p, bad, "Pat", "u"); });
+    CHECK_MESSAGE(e.find(bad.string() + ": is not a regular file") != std::string::npos, e);
+    CHECK(error_of([&] { relink_video(p, bad, "u"); }).find("not a regular file") !=
+          std::string::npos);
+  }
+  CHECK(p.load_videos().empty());
+  fs::create_symlink(tmp / "a.mkv", tmp / "link.mkv");
+  CHECK(import_video(p, tmp / "link.mkv", "Pat", "u").id == "v001");
+}
+
+TEST_CASE("a clip position beyond any video is refused, not wrapped") {
+  for (const char* huge : {"99999999999999999999999999999.0", "9999999999999999:00:00"})
+    CHECK(error_of([&] { parse_frame_position(huge, 30); }).find("out of range") !=
+          std::string::npos);
+}
+
+TEST_CASE("excap clips add and extract check every number at the edge") {
+  const std::string excap = test::built_binary("excap");
+  if (!fs::exists(excap)) {
+    MESSAGE("[skip] " << excap << " is not built");
+    return;
+  }
+  ScratchDir tmp("stage1-cli-bounds");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {60, 10});
+  const std::string dir = (tmp / "proj").string();
+  std::string out;
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), excap);
+    return test::run_command(args, &out);
+  };
+  REQUIRE(run({"init", dir}) == 0);
+  CHECK(run({"import", dir, "/dev/null", "--patient", "P"}) == 1);
+  CHECK(out ==
+        "excap: error: /dev/null: is not a regular file (a device, pipe or folder is "
+        "never a video file)\n");
+  REQUIRE(run({"import", dir, video.string(), "--patient", "P"}) == 0);
+
+  // clip ends past the video's 60 frames, however large
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"9223372036854775807", "5"}, {"0", "9223372036854775807"}, {"60", "61"}}) {
+    CHECK(run({"clips", "add", dir, "--video", "v001", "--from", from, "--to", to}) == 1);
+    CHECK_MESSAGE(
+        out.find("clip --from " + from + " --to " + to + " of video v001") != std::string::npos,
+        out);
+    CHECK_MESSAGE(out.find("the video has 60 frames (00:00:06.000)") != std::string::npos, out);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+  }
+  CHECK(run({"clips", "add", dir, "--video", "v001", "--from", "99999999999999999999.0", "--to",
+             "5"}) == 1);
+  CHECK(out.find("out of range") != std::string::npos);
+  REQUIRE(run({"clips", "list", dir}) == 0);  // no clip was added
+  CHECK(out.find("v001-c1") == std::string::npos);
+  REQUIRE(run({"clips", "add", dir, "--video", "v001", "--from", "0", "--to", "60"}) == 0);
+
+  // rates out of range: refused, naming the option and its range; nothing extracted
+  const std::vector<std::vector<std::string>> bad = {
+      {"--fps", "-1"},    {"--fps", "0"},     {"--fps", "nan"},
+      {"--fps", "inf"},   {"--every", "0"},   {"--every", "-2"},
+      {"--dedupe", "-1"}, {"--dedupe", "65"}, {"--dedupe", "nan"}};
+  for (const auto& b : bad) {
+    CHECK_MESSAGE(run({"extract", dir, "--quiet", b[0], b[1]}) == 1, (b[0] + " " + b[1]));
+    CHECK_MESSAGE(out.rfind("excap: error: " + b[0] + ": must be ", 0) == 0, out);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+  }
+  CHECK((!fs::exists(tmp / "proj" / "frames") || fs::is_empty(tmp / "proj" / "frames")));
+  // left unset, project.json's rate (2 fps) applies
+  CHECK(run({"extract", dir, "--quiet"}) == 0);
+  CHECK(out.find("written 12,") != std::string::npos);
+}
