@@ -263,8 +263,15 @@ void register_eval_command(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("--run", opt->run, "Run name")->required();
   cmd->add_option("--subset", opt->subset, "Subset of the run's split")->capture_default_str();
-  cmd->add_option("--checkpoint", opt->checkpoint, "best, latest or a weights file")
+  cmd->add_option("--checkpoint", opt->checkpoint,
+                  "best, latest or a weights file. The run's own checkpoints write "
+                  "runs/RUN/eval/SUBSET/; a weights file writes runs/RUN/eval/SUBSET-STEM/ "
+                  "(STEM: the file's stem, or its folder's name for weights.safetensors) and "
+                  "never replaces the run's own results")
       ->capture_default_str();
+  cmd->add_option("--out", opt->out,
+                  "Folder name under runs/RUN/eval/ for the results (not SUBSET with a "
+                  "weights file)");
   cmd->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--batch", opt->batch, "Inference batch size (>= 1)")->capture_default_str();

@@ -68,6 +68,11 @@ std::optional<c10::ScalarType> to_scalar(st::DType d) {
 
 }  // namespace
 
+std::string dtype_name(c10::ScalarType s) {
+  const auto d = to_st(s);
+  return d ? std::string(st::dtype_name(*d)) : std::string(c10::toString(s));
+}
+
 st::Tensor to_safetensor(const at::Tensor& t) {
   const auto d = to_st(t.scalar_type());
   if (!d)

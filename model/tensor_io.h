@@ -16,6 +16,8 @@ safetensors::Tensor to_safetensor(const at::Tensor& t);
 // Copies an entry into a new CPU tensor of the same dtype and shape.
 // Unsigned 16/32/64-bit entries are refused (no LibTorch dtype in 1.13).
 at::Tensor to_torch(const safetensors::Tensor& t, const std::string& name = "tensor");
+// The safetensors name of a LibTorch dtype ("F32", "I64", ...), else LibTorch's own name.
+std::string dtype_name(c10::ScalarType s);
 
 // Whole files of named tensors.
 std::map<std::string, at::Tensor> load_tensors(

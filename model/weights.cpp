@@ -30,6 +30,22 @@ std::string first_few(const std::vector<std::string>& v, std::size_t n = 5) {
 
 }  // namespace
 
+void check_tensor(const std::string& where, const std::string& label, const at::Tensor& found,
+                  const at::Tensor& expected) {
+  if (found.scalar_type() != expected.scalar_type())
+    throw Error(where, label + " has dtype " + dtype_name(found.scalar_type()) +
+                           " in the file but the model needs " +
+                           dtype_name(expected.scalar_type()));
+  if (found.sizes() != expected.sizes())
+    throw Error(where, label + " has shape " + shape_text(found.sizes()) +
+                           " in the file but the model needs " + shape_text(expected.sizes()));
+  if (!found.is_floating_point()) return;
+  const auto bad = (~torch::isfinite(found)).sum().item<std::int64_t>();
+  if (bad > 0)
+    throw Error(where, label + " holds " + std::to_string(bad) + " non-finite value" +
+                           (bad == 1 ? "" : "s") + " (NaN or Inf); the model needs finite values");
+}
+
 std::map<std::string, at::Tensor> state_dict(const torch::nn::Module& module) {
   std::map<std::string, at::Tensor> out;
   for (const auto& p : module.named_parameters(true)) out.emplace(p.key(), p.value());
@@ -63,10 +79,7 @@ LoadReport load_weights(const fs::path& path, torch::nn::Module& module, bool st
       r.missing.push_back(name);
       continue;
     }
-    if (it->second.sizes() != t.sizes())
-      throw Error(path.string(), "tensor '" + name + "' has shape " +
-                                     shape_text(it->second.sizes()) +
-                                     " in the file but the model needs " + shape_text(t.sizes()));
+    check_tensor(path.string(), "tensor '" + name + "'", it->second, t);
   }
   for (const auto& [name, t] : file)
     if (!model.count(name)) r.unexpected.push_back(name);
@@ -132,7 +145,8 @@ BackboneImport map_backbone_weights(const std::map<std::string, at::Tensor>& sou
         throw Error(where, "tensor '" + raw + "' has shape " + shape_text(t.sizes()) +
                                " but the model's '" + target + "' needs " +
                                shape_text(dst.sizes()));
-      out.tensors[target] = t.to(dst.scalar_type()).contiguous();
+      check_tensor(where, "tensor '" + raw + "' (the model's '" + target + "')", t, dst);
+      out.tensors[target] = t.contiguous();
     }
   }
   if (out.tensors.empty())

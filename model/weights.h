@@ -29,9 +29,18 @@ struct LoadReport {
   std::string summary() const;          // one line
 };
 
-// Copies the file's tensors into the module by name (converting dtype and device).
-// A shape mismatch throws excap::Error naming the file, the tensor and both
-// shapes, before anything is copied. strict: missing or unexpected keys throw too.
+// Throws excap::Error(where, ...) unless `found` can stand for `expected`: the
+// same dtype (F32 for float parameters, the model's own integer dtype for
+// buffers such as num_batches_tracked), the same shape, and only finite values
+// in a floating tensor. `label` names the tensor ("tensor 'x'"); the message
+// says what was expected and what was found.
+void check_tensor(const std::string& where, const std::string& label, const at::Tensor& found,
+                  const at::Tensor& expected);
+
+// Copies the file's tensors into the module by name (moving them to its device).
+// A dtype or shape mismatch or a non-finite value (check_tensor) throws
+// excap::Error naming the file and the tensor, before anything is copied.
+// strict: missing or unexpected keys throw too.
 LoadReport load_weights(const fs::path& path, torch::nn::Module& module, bool strict);
 
 // The config saved by save_weights; reads the header only. Throws when absent.
@@ -52,7 +61,8 @@ struct BackboneImport {
 
 // Places source tensors (torchvision backbone names, or this model's own names)
 // into `net` under each of its backbone prefixes. Throws excap::Error (naming
-// `where` and the tensor) on a shape mismatch or when nothing matches.
+// `where` and the tensor) on a shape or dtype mismatch, a non-finite value
+// (check_tensor), or when nothing matches.
 BackboneImport map_backbone_weights(const std::map<std::string, at::Tensor>& source,
                                     const MultiTaskNetImpl& net, const std::string& where);
 

@@ -221,7 +221,7 @@ void write_overlay_panel(ReportSink& out, const EvalResult& r, const LabelSchema
 fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const LabelSchema& schema,
                            const ReportOptions& options) {
   ReportSink out;
-  out.dir = eval_dir(run_dir, r.subset);
+  out.dir = eval_dir(run_dir, r);
   ensure_dir(out.dir / "plots");
   write_heading(out, r);
   if (r.has_cls) write_classification(out, r);

@@ -14,7 +14,7 @@ struct ReportOptions {
   int overlay_frames = 6;  // frames shown in the overlay panel
 };
 
-// Writes into eval_dir(run_dir, r.subset): pred/<id>.png, plots/*.png,
+// Writes into eval_dir(run_dir, r): pred/<id>.png, plots/*.png,
 // overlays.png, report.md. Reads run_dir/metrics.jsonl for the curves when
 // present. Returns the path of report.md.
 fs::path write_eval_report(const fs::path& run_dir, const EvalResult& r, const LabelSchema& schema,

@@ -48,6 +48,17 @@ void prune(const fs::path& run_dir) {
       fs::remove_all(e.path(), ec);
   }
 }
+// Every tensor is checked (dtype, shape, finite values) before any is copied.
+void load_uncertainty(const fs::path& path, model::TaskUncertaintyImpl& uncertainty) {
+  const auto t = model::load_tensors(path);
+  for (const auto& p : uncertainty.named_parameters()) {
+    auto it = t.find(p.key());
+    if (it == t.end()) throw Error(path.string(), "task uncertainty '" + p.key() + "' missing");
+    model::check_tensor(path.string(), "tensor '" + p.key() + "'", it->second, p.value());
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& p : uncertainty.named_parameters()) p.value().copy_(t.at(p.key()));
+}
 }  // namespace
 
 fs::path checkpoints_dir(const fs::path& run_dir) { return run_dir / "checkpoints"; }
@@ -110,15 +121,7 @@ TrainerState load_checkpoint(const fs::path& folder, model::MultiTaskNetImpl& ne
                              model::TaskUncertaintyImpl* uncertainty,
                              torch::optim::Optimizer* optimizer, const torch::Device& device) {
   load_model_weights(folder / "weights.safetensors", net, /*strict=*/true);
-  if (uncertainty) {
-    auto t = model::load_tensors(folder / "task_uncertainty.safetensors");
-    torch::NoGradGuard no_grad;
-    for (auto& p : uncertainty->named_parameters()) {
-      auto it = t.find(p.key());
-      if (it == t.end()) throw Error(folder.string(), "task uncertainty '" + p.key() + "' missing");
-      p.value().copy_(it->second);
-    }
-  }
+  if (uncertainty) load_uncertainty(folder / "task_uncertainty.safetensors", *uncertainty);
   if (optimizer) {
     std::istringstream in(read_file(folder / "optimizer.pt"));
     torch::load(*optimizer, in, device);

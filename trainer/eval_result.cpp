@@ -50,9 +50,13 @@ fs::path eval_dir(const fs::path& run_dir, const std::string& subset) {
   return run_dir / "eval" / subset;
 }
 
+fs::path eval_dir(const fs::path& run_dir, const EvalResult& r) {
+  return eval_dir(run_dir, r.folder.empty() ? r.subset : r.folder);
+}
+
 fs::path write_eval_files(const fs::path& run_dir, const EvalResult& r,
                           bool write_predictions_tensor) {
-  const fs::path dir = eval_dir(run_dir, r.subset);
+  const fs::path dir = eval_dir(run_dir, r);
   ensure_dir(dir);
   write_json_atomic(dir / "metrics.json", eval_json(r));
   if (write_predictions_tensor) {

@@ -15,6 +15,7 @@ namespace excap::trainer {
 
 struct EvalResult {
   std::string run, subset, checkpoint;  // checkpoint: "best" | "latest" | a path
+  std::string folder;                   // folder under <run>/eval/ (empty: subset)
   int iteration = 0;                    // training iteration of the weights
   bool has_cls = false, has_seg = false;
   PackedSubset data;                     // the evaluated frames (images, masks, cd, ids)
@@ -34,6 +35,8 @@ nlohmann::json eval_json(const EvalResult& r);
 
 // <run_dir>/eval/<subset>/
 fs::path eval_dir(const fs::path& run_dir, const std::string& subset);
+// Where r's files go: <run_dir>/eval/<r.folder, else r.subset>/
+fs::path eval_dir(const fs::path& run_dir, const EvalResult& r);
 
 // metrics.json, and predictions.safetensors (pred_masks U8 [N,H,W], pred_cd U8 [N],
 // ids in metadata) for builds without OpenCV; returns the folder.

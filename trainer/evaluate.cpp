@@ -1,5 +1,6 @@
 #include "trainer/evaluate.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -95,8 +96,39 @@ std::map<std::string, double> headline_scores(const EvalResult& r) {
   return s;
 }
 
+namespace {
+bool own_checkpoint(const EvalOptions& opt) {
+  return opt.checkpoint == "best" || opt.checkpoint == "latest";
+}
+
+// Letters, digits, '_' and '-' kept; anything else becomes '_' (a safe id).
+std::string folder_safe(const std::string& text) {
+  std::string s;
+  for (char c : text.substr(0, 100))
+    s += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+  return s;
+}
+}  // namespace
+
+std::string eval_folder_name(const EvalOptions& opt) {
+  if (!opt.out.empty()) {
+    require_safe_id(opt.out, "--out");
+    if (!own_checkpoint(opt) && opt.out == opt.subset)
+      throw Error("--out " + opt.out, "is the folder of the run's own '" + opt.subset +
+                                          "' results; a weights file's results go elsewhere");
+    return opt.out;
+  }
+  if (own_checkpoint(opt)) return opt.subset;
+  const fs::path file(opt.checkpoint);
+  std::string stem = file.stem().string();
+  if (file.filename() == "weights.safetensors" && !file.parent_path().filename().empty())
+    stem = file.parent_path().filename().string();
+  return opt.subset + "-" + folder_safe(stem);
+}
+
 EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
   const fs::path run_dir = safe_child(root / "runs", opt.run, "", "run");
+  const std::string folder = eval_folder_name(opt);
   if (!fs::exists(run_dir / "config.json"))
     throw Error("run '" + opt.run + "'", "no runs/" + opt.run + "/config.json (train it first)");
   TrainConfig cfg = read_json_file(run_dir / "config.json").get<TrainConfig>();
@@ -106,9 +138,10 @@ EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
   EvalResult r;
   r.run = opt.run;
   r.subset = opt.subset;
+  r.folder = folder;
   SubsetTensors data = load_subset(packed_path(root, cfg.split, cfg.size, opt.subset));
   model::MultiTaskNet net = model::build_model(cfg.model);
-  if (opt.checkpoint == "best" || opt.checkpoint == "latest") {
+  if (own_checkpoint(opt)) {
     auto folder = checkpoint_folder(run_dir, opt.checkpoint);
     if (!folder && opt.checkpoint == "best") folder = checkpoint_folder(run_dir, "latest");
     if (!folder) throw Error("run '" + opt.run + "'", "has no checkpoint yet");

@@ -12,13 +12,23 @@ struct EvalOptions {
   std::string run;
   std::string subset = "test";
   std::string checkpoint = "best";  // best | latest | path to a weights .safetensors
+  std::string out;  // folder name under <run>/eval/; empty: eval_folder_name's choice
   std::string device = "auto";
   int threads = 0;
   int batch = 8;
 };
 
+// The folder under <run>/eval/ the results go to. The run's own checkpoints
+// (best, latest) write <subset>; a weights file writes <subset>-<file stem>
+// (<subset>-<parent folder> for a file named weights.safetensors, as in a
+// checkpoint folder), so it never replaces the run's own eval/<subset>/.
+// options.out, when given, is used as is: a single safe name, and not
+// <subset> for a weights file. Throws excap::Error otherwise.
+std::string eval_folder_name(const EvalOptions& options);
+
 // Loads the run's config and checkpoint, predicts the packed subset of the
-// run's split and scores it. Writes nothing (see write_eval_files / report.h).
+// run's split and scores it; sets the result's folder (eval_folder_name). Writes nothing (see
+// write_eval_files / report.h).
 EvalResult evaluate_run(const fs::path& project_root, const EvalOptions& options);
 
 }  // namespace excap::trainer

@@ -4,6 +4,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -254,4 +257,96 @@ TEST_CASE(
   CHECK(excap::test::run_command({excap_cmd(), "weights", "import", (dir / "make.py").string(),
                                   "--arch", "mtcsn", "--out", (dir / "x.safetensors").string()},
                                  &out) != 0);
+}
+
+namespace {
+namespace st = excap::safetensors;
+
+// A tiny MTCSN's weights with one tensor rewritten by `edit` (same name).
+void write_edited(const fs::path& path, const std::string& name,
+                  const std::function<st::Tensor(const st::Tensor&)>& edit) {
+  auto net = build_model(config("mtcsn"));
+  save_weights(path, *net, net->config());
+  st::File f = st::read(path);
+  f.tensors[name] = edit(f.tensors.at(name));
+  st::write(path, f);
+}
+
+std::vector<std::uint8_t> bytes_of(const st::Tensor& t) {
+  return std::vector<std::uint8_t>(t.data(), t.data() + t.nbytes());
+}
+}  // namespace
+
+TEST_CASE(
+    "weights: a relabelled dtype, a wrong shape and a NaN are refused with the tensor named") {
+  ScratchDir dir("weights_checked");
+  const std::string name = "backbone.conv1.weight";
+  const fs::path path = dir / "w.safetensors";
+  auto target = build_model(config("mtcsn"));
+  const auto before = state_dict(*target).at(name).clone();
+
+  write_edited(path, name, [](const st::Tensor& t) {
+    return st::Tensor(st::DType::I32, t.shape(), bytes_of(t));  // same bytes, relabelled
+  });
+  CHECK_THROWS_WITH_AS(
+      load_weights(path, *target, false),
+      doctest::Contains(
+          ("tensor '" + name + "' has dtype I32 in the file but the model needs F32").c_str()),
+      excap::Error);
+  CHECK_THROWS_WITH_AS(load_weights(path, *target, false),
+                       doctest::Contains((path.string()).c_str()), excap::Error);
+
+  write_edited(path, "backbone.bn1.num_batches_tracked", [](const st::Tensor& t) {
+    return st::Tensor(st::DType::F64, t.shape(), bytes_of(t));
+  });
+  CHECK_THROWS_WITH_AS(load_weights(path, *target, false),
+                       doctest::Contains("'backbone.bn1.num_batches_tracked' has dtype F64 in "
+                                         "the file but the model needs I64"),
+                       excap::Error);
+
+  write_edited(path, name, [](const st::Tensor& t) {
+    return st::Tensor(t.dtype(), {t.numel()}, bytes_of(t));  // flattened
+  });
+  CHECK_THROWS_WITH_AS(load_weights(path, *target, false),
+                       doctest::Contains(("tensor '" + name + "' has shape").c_str()),
+                       excap::Error);
+
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    write_edited(path, name, [bad](const st::Tensor& t) {
+      auto b = bytes_of(t);
+      std::memcpy(b.data() + 4, &bad, sizeof bad);
+      return st::Tensor(t.dtype(), t.shape(), std::move(b));
+    });
+    CHECK_THROWS_WITH_AS(
+        load_weights(path, *target, false),
+        doctest::Contains(("tensor '" + name + "' holds 1 non-finite value").c_str()),
+        excap::Error);
+    // The import refuses it too.
+    CHECK_THROWS_WITH_AS(map_backbone_weights(load_tensors(path), *target, "in.safetensors"),
+                         doctest::Contains("non-finite"), excap::Error);
+  }
+  CHECK(torch::equal(state_dict(*target).at(name), before));  // nothing was copied
+
+  // A good file still loads.
+  auto good = build_model(config("mtcsn"));
+  save_weights(path, *good, good->config());
+  CHECK(load_weights(path, *target, true).loaded == state_dict(*good).size());
+  CHECK(same_state(*good, *target));
+}
+
+TEST_CASE("cli: excap weights import refuses relabelled and non-finite tensors, naming them") {
+  ScratchDir dir("weights_import_checked");
+  const std::string name = "backbone.conv1.weight";
+  const fs::path in = dir / "in.safetensors", out = dir / "out.safetensors";
+  write_edited(in, name, [](const st::Tensor& t) {
+    return st::Tensor(st::DType::I32, t.shape(), bytes_of(t));
+  });
+  std::string text;
+  CHECK(excap::test::run_command({excap_cmd(), "weights", "import", in.string(), "--out",
+                                  out.string(), "--arch", "mtcsn", "--backbone", "tiny"},
+                                 &text) != 0);
+  CHECK_MESSAGE(text.find("'" + name + "'") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("I32") != std::string::npos, text);
+  CHECK_FALSE(fs::exists(out));
 }

@@ -117,3 +117,58 @@ TEST_CASE("cli: bench train runs the C++ step next to the same network in PyTorc
     CHECK(out.find("loaded strictly") != std::string::npos);
   }
 }
+
+TEST_CASE("cli: eval with a weights file writes beside the run's results, never over them") {
+  test::ScratchDir dir("trainer_cli_foreign");
+  test::SyntheticSetOptions o;
+  o.size = 32;
+  o.train = 8, o.val = 4, o.test = 4;
+  test::make_synthetic_project(dir.path(), "syn", o);
+  const std::string d = dir.path().string();
+  std::string out;
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "pack", d, "--split", "syn", "--size", "32"}, &out) == 0,
+      out);
+  REQUIRE_MESSAGE(test::run_command({excap_cmd(), "train", d, "--split", "syn", "--size", "32",
+                                     "--backbone", "tiny", "--device", "cpu", "--threads", "2",
+                                     "--iters", "2", "--val-interval", "2", "--run", "a"},
+                                    &out) == 0,
+                  out);
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "eval", d, "--run", "a", "--device", "cpu"}, &out) == 0, out);
+  const fs::path own = dir.path() / "runs/a/eval/test/metrics.json";
+  const std::string own_bytes = read_file(own);
+  const auto own_time = fs::last_write_time(own);
+
+  // Another model's weights (here: a copy, so the file is not one of the run's checkpoints).
+  const fs::path foreign = dir.path() / "other.safetensors";
+  fs::copy_file(dir.path() / "runs/a/checkpoints" /
+                    read_json_file(dir.path() / "runs/a/checkpoints/latest.json")["folder"]
+                        .get<std::string>() /
+                    "weights.safetensors",
+                foreign);
+  const std::vector<std::string> eval = {
+      excap_cmd(), "eval", d, "--run", "a", "--device", "cpu", "--checkpoint", foreign.string()};
+  REQUIRE_MESSAGE(test::run_command(eval, &out) == 0, out);
+  CHECK(read_file(own) == own_bytes);
+  CHECK(fs::last_write_time(own) == own_time);
+  const fs::path beside = dir.path() / "runs/a/eval/test-other/metrics.json";
+  REQUIRE(fs::exists(beside));
+  CHECK(read_json_file(beside)["checkpoint"] == foreign.string());
+  CHECK(read_json_file(beside)["subset"] == "test");
+  CHECK(out.find(beside.string()) != std::string::npos);
+
+  // An explicit --out names the folder; the run's own subset folder is refused for a file.
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> argv = eval;
+    argv.insert(argv.end(), more.begin(), more.end());
+    return argv;
+  };
+  REQUIRE_MESSAGE(test::run_command(with({"--out", "other_model"}), &out) == 0, out);
+  CHECK(fs::exists(dir.path() / "runs/a/eval/other_model/metrics.json"));
+  CHECK(test::run_command(with({"--out", "test"}), &out) != 0);
+  CHECK_MESSAGE(out.find("--out test") != std::string::npos, out);
+  CHECK(test::run_command(with({"--out", "../x"}), &out) != 0);
+  CHECK(read_file(own) == own_bytes);
+  CHECK(fs::last_write_time(own) == own_time);
+}

@@ -234,3 +234,28 @@ TEST_CASE("a run config.json written before the enums still loads and writes the
   CHECK(nlohmann::json(c) == old);
   CHECK(nlohmann::json::object().get<TrainConfig>().weighting == model::TaskWeighting::Fixed);
 }
+
+TEST_CASE("checkpoint weights with a NaN or a relabelled dtype are refused, the tensor named") {
+  test::ScratchDir dir("trainer_weights_checked");
+  model::ModelConfig mc;
+  mc.backbone = "tiny";
+  auto net = model::build_model(mc);
+  const fs::path path = dir.path() / "w.safetensors";
+  const std::string name = "backbone.conv1.weight";
+  save_model_weights(path, *net, 0);
+  auto target = model::build_model(mc);
+  load_model_weights(path, *target, /*strict=*/true);  // a good file loads
+
+  auto tensors = model::load_tensors(path);
+  tensors[name] = tensors[name].clone();
+  tensors[name].view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  model::save_tensors(path, tensors);
+  CHECK_THROWS_WITH_AS(
+      load_model_weights(path, *target, true),
+      doctest::Contains(("tensor '" + name + "' holds 1 non-finite value").c_str()), Error);
+  tensors[name] = torch::zeros_like(tensors[name], torch::kInt32);
+  model::save_tensors(path, tensors);
+  CHECK_THROWS_WITH_AS(load_model_weights(path, *target, true),
+                       doctest::Contains("has dtype I32 in the file but the model needs F32"),
+                       Error);
+}
