@@ -66,6 +66,30 @@ int lit_outside(const cv::Mat& bgr, double cx, double cy, double r) {
   return cv::countNonZero(grey & ~c.mask(grey.size()));
 }
 
+// The built `excap` run on a scratch folder holding a 60-frame test video;
+// built() is false (and says so) when the binary is missing.
+struct CliSession {
+  explicit CliSession(const std::string& name) : tmp(name) {
+    video = tmp / "exam.mkv";
+    dir = (tmp / "proj").string();
+    if (built()) test::write_test_video(video, {60, 10});
+  }
+  bool built() const {
+    if (fs::exists(excap)) return true;
+    MESSAGE("[skip] " << excap << " is not built");
+    return false;
+  }
+  int run(std::vector<std::string> args) {
+    args.insert(args.begin(), excap);
+    return test::run_command(args, &out);
+  }
+  std::string excap = test::built_binary("excap");
+  ScratchDir tmp;
+  fs::path video;
+  std::string dir;
+  std::string out;
+};
+
 }  // namespace
 
 TEST_CASE("import detects the field of view once and keeps it in videos.json") {
@@ -277,20 +301,13 @@ TEST_CASE("clips: overlap refused (naming the clip) or merged, past the end refu
 }
 
 TEST_CASE("excap import / clips / extract / relink from the command line") {
-  const std::string excap = test::built_binary("excap");
-  if (!fs::exists(excap)) {
-    MESSAGE("[skip] " << excap << " is not built");
-    return;
-  }
-  ScratchDir tmp("stage1-cli");
-  const fs::path video = tmp / "exam.mkv";
-  test::write_test_video(video, {60, 10});
-  const std::string dir = (tmp / "proj").string();
-  std::string out;
-  auto run = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), excap);
-    return test::run_command(args, &out);
-  };
+  CliSession cli("stage1-cli");
+  if (!cli.built()) return;
+  ScratchDir& tmp = cli.tmp;
+  const fs::path& video = cli.video;
+  const std::string& dir = cli.dir;
+  std::string& out = cli.out;
+  auto run = [&](std::vector<std::string> args) { return cli.run(std::move(args)); };
   REQUIRE(run({"init", dir}) == 0);
   REQUIRE(run({"import", dir, video.string(), "--patient", "Max Mustermann"}) == 0);
   CHECK(out.find("imported v001") != std::string::npos);
@@ -350,20 +367,13 @@ TEST_CASE("a clip position beyond any video is refused, not wrapped") {
 }
 
 TEST_CASE("excap clips add and extract check every number at the edge") {
-  const std::string excap = test::built_binary("excap");
-  if (!fs::exists(excap)) {
-    MESSAGE("[skip] " << excap << " is not built");
-    return;
-  }
-  ScratchDir tmp("stage1-cli-bounds");
-  const fs::path video = tmp / "exam.mkv";
-  test::write_test_video(video, {60, 10});
-  const std::string dir = (tmp / "proj").string();
-  std::string out;
-  auto run = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), excap);
-    return test::run_command(args, &out);
-  };
+  CliSession cli("stage1-cli-bounds");
+  if (!cli.built()) return;
+  ScratchDir& tmp = cli.tmp;
+  const fs::path& video = cli.video;
+  const std::string& dir = cli.dir;
+  std::string& out = cli.out;
+  auto run = [&](std::vector<std::string> args) { return cli.run(std::move(args)); };
   REQUIRE(run({"init", dir}) == 0);
   CHECK(run({"import", dir, "/dev/null", "--patient", "P"}) == 1);
   CHECK(out ==
