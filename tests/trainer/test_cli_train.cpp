@@ -14,19 +14,26 @@ using namespace excap;
 
 namespace {
 std::string excap_cmd() { return test::built_binary("excap"); }
+
+// A synthetic 32x32 project with split "syn", packed by `excap pack`; returns its folder.
+std::string packed_synthetic(const test::ScratchDir& dir, int train, int val, int test_count,
+                             std::string& out) {
+  test::SyntheticSetOptions o;
+  o.size = 32;
+  o.train = train, o.val = val, o.test = test_count;
+  test::make_synthetic_project(dir.path(), "syn", o);
+  const std::string d = dir.path().string();
+  REQUIRE_MESSAGE(
+      test::run_command({excap_cmd(), "pack", d, "--split", "syn", "--size", "32"}, &out) == 0,
+      out);
+  return d;
+}
 }  // namespace
 
 TEST_CASE("cli: pack, train, eval and compare a tiny run; Ctrl-C saves and --resume finishes") {
   test::ScratchDir dir("trainer_cli");
-  test::SyntheticSetOptions o;
-  o.size = 32;
-  o.train = 16, o.val = 4, o.test = 6;
-  test::make_synthetic_project(dir.path(), "syn", o);
-  const std::string d = dir.path().string();
   std::string out;
-  REQUIRE_MESSAGE(
-      test::run_command({excap_cmd(), "pack", d, "--split", "syn", "--size", "32"}, &out) == 0,
-      out);
+  const std::string d = packed_synthetic(dir, 16, 4, 6, out);
   CHECK(out.find("train: 16 frames") != std::string::npos);
   const std::vector<std::string> train = {
       excap_cmd(), "train",      d,      "--split",  "syn", "--size",    "32", "--model",
@@ -120,15 +127,8 @@ TEST_CASE("cli: bench train runs the C++ step next to the same network in PyTorc
 
 TEST_CASE("cli: eval with a weights file writes beside the run's results, never over them") {
   test::ScratchDir dir("trainer_cli_foreign");
-  test::SyntheticSetOptions o;
-  o.size = 32;
-  o.train = 8, o.val = 4, o.test = 4;
-  test::make_synthetic_project(dir.path(), "syn", o);
-  const std::string d = dir.path().string();
   std::string out;
-  REQUIRE_MESSAGE(
-      test::run_command({excap_cmd(), "pack", d, "--split", "syn", "--size", "32"}, &out) == 0,
-      out);
+  const std::string d = packed_synthetic(dir, 8, 4, 4, out);
   REQUIRE_MESSAGE(test::run_command({excap_cmd(), "train", d, "--split", "syn", "--size", "32",
                                      "--backbone", "tiny", "--device", "cpu", "--threads", "2",
                                      "--iters", "2", "--val-interval", "2", "--run", "a"},
