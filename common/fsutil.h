@@ -16,6 +16,12 @@ namespace fs = std::filesystem;
 void atomic_write(const fs::path& path, std::string_view bytes);
 void atomic_write(const fs::path& path, const std::vector<std::uint8_t>& bytes);
 
+// The two halves of atomic_write, for changes that land several files at
+// once (store/change.h): a fsync'd temporary beside `path` ("<path>.tmp-<pid>-<hex>"),
+// then its rename over `path` and the folder's fsync.
+fs::path write_temp_beside(const fs::path& path, std::string_view bytes);
+void rename_into_place(const fs::path& tmp, const fs::path& path);
+
 // Test hook: when set, atomic_write stops after writing the temp file and
 // throws, as a crash before the rename would (the temp file is left behind).
 void set_atomic_write_fault_for_tests(bool fail_before_rename);
@@ -29,7 +35,9 @@ void append_line(const fs::path& path, std::string_view line);
 // Creates `dir` and its parents; throws Error naming the folder on failure.
 void ensure_dir(const fs::path& dir);
 
-// Removes stale "*.tmp-*" files an interrupted atomic_write left in `dir`.
+// Removes stale "*.tmp-<pid>-*" files an interrupted atomic_write left in
+// `dir`: those of a process that no longer runs here, or older than an hour
+// (a writer on another machine of a shared drive); never a live writer's.
 int remove_stale_temp_files(const fs::path& dir);
 
 // UTC time as ISO-8601 with seconds, e.g. 2026-11-25T17:20:00Z.

@@ -6,8 +6,10 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
+#include "common/ids.h"
 #include "curation/agreement.h"
 #include "media/imageio.h"
+#include "store/change.h"
 
 namespace excap {
 
@@ -310,6 +312,7 @@ FinalLabel save_expert_decision(const Project& project, const AdjudicationDraft&
   if (mc.bad_pixels)
     throw Error(where, std::to_string(mc.bad_pixels) + " mask pixels hold value " +
                            std::to_string(mc.first_bad_value) + ", outside the schema");
+  const ProjectLock lock = ProjectLock::acquire(project.root(), "adjudicate");
   if (auto old = load_final_label(project, c.frame)) {
     if (old->expert != "auto" && !options.replace_expert_decision)
       throw Error(where, "already decided by expert '" + old->expert + "' at " + old->time +
@@ -322,9 +325,10 @@ FinalLabel save_expert_decision(const Project& project, const AdjudicationDraft&
   f.expert = expert;
   f.time = now_iso8601();
   f.annotators = {c.annotators[0], c.annotators[1]};
-  write_png_atomic(project.final_mask_path(c.frame), draft.mask());
-  project.save_final(f);
-  project.audit(expert, "adjudicate", json{{"frame", f.frame}, {"cd", f.cd}, {"source", f.source}});
+  Change change(lock, project, expert, "adjudicate");
+  change.write(project.final_mask_path(c.frame), encode_png(draft.mask()));
+  change.save_final(f);
+  change.commit(json{{"frame", f.frame}, {"cd", f.cd}, {"source", f.source}});
   return f;
 }
 
@@ -385,11 +389,43 @@ cv::Mat consensus_mask(const std::vector<cv::Mat>& masks, int ignore) {
   return out;
 }
 
+namespace {
+
+struct AcceptedFrame {
+  FinalLabel label;
+  std::vector<std::uint8_t> mask_png;
+};
+
+// Writes the accepted frames in one change under the lock; a frame an expert
+// decided while the masks were compared keeps the expert's decision.
+void land_accepted(const Project& project, const AutoAcceptOptions& opt,
+                   const std::vector<AcceptedFrame>& accepted, AutoAcceptResult& r) {
+  const ProjectLock lock = ProjectLock::acquire(project.root(), "auto-accept");
+  Change change(lock, project, opt.by, "auto-accept");
+  std::vector<std::string> landed;
+  for (const auto& a : accepted) {
+    if (load_final_label(project, a.label.frame)) {
+      --r.accepted;
+      ++r.already_decided;
+      continue;
+    }
+    change.write(project.final_mask_path(a.label.frame), a.mask_png);
+    change.save_final(a.label);
+    landed.push_back(a.label.frame);
+  }
+  r.accepted_frames = landed;
+  if (!landed.empty()) change.commit(json{{"threshold", opt.iou_threshold}, {"accepted", landed}});
+}
+
+}  // namespace
+
 AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& opt) {
+  require_safe_id(opt.by, "user");
   if (!(opt.iou_threshold >= 0.0 && opt.iou_threshold <= 1.0))
     throw Error("--auto-accept", "IoU threshold must be between 0 and 1");
   AutoAcceptResult r;
   const LabelSchema& s = project.meta().schema;
+  std::vector<AcceptedFrame> accepted;
   for (const auto& [frame, users] : project.load_assignments()) {
     if (load_final_label(project, frame)) {  // decided, by the expert or earlier: never touched
       ++r.already_decided;
@@ -425,19 +461,9 @@ AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& op
     f.expert = "auto";
     f.time = now_iso8601();
     f.agreement_iou = min_iou;
-    // An expert may have decided while we computed: check again right before writing.
-    if (load_final_label(project, frame)) {
-      --r.accepted;
-      r.accepted_frames.pop_back();
-      ++r.already_decided;
-      continue;
-    }
-    write_png_atomic(project.final_mask_path(frame), consensus_mask(masks, s.ignore_index));
-    project.save_final(f);
+    accepted.push_back({f, encode_png(consensus_mask(masks, s.ignore_index))});
   }
-  if (!opt.dry_run && r.accepted > 0)
-    project.audit(opt.by, "auto-accept",
-                  json{{"threshold", opt.iou_threshold}, {"accepted", r.accepted_frames}});
+  if (!opt.dry_run && !accepted.empty()) land_accepted(project, opt, accepted, r);
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/ids.h"
+#include "store/change.h"
 #include "store/project.h"
 
 namespace excap {
@@ -102,14 +103,16 @@ AssignResult assign_project(const Project& project, const AssignOptions& opt,
   for (const auto& a : opt.annotators)
     if (!project.meta().find_user(a))
       throw Error("assign", "annotator '" + a + "' is not a user of this project (project.json)");
+  require_safe_id(by, "user");
+  const ProjectLock lock = ProjectLock::acquire(project.root(), "assign");
   std::vector<std::string> ids;
   for (const auto& f : project.load_frames()) ids.push_back(f.id);
   Assignments a = project.load_assignments();
   AssignResult r = assign_frames(ids, a, opt);
   if (r.newly_assigned + r.topped_up > 0) {
-    project.save_assignments(a);
-    project.audit(by, "assign",
-                  nlohmann::json{{"annotators", opt.annotators},
+    Change change(lock, project, by, "assign");
+    change.save_assignments(a);
+    change.commit(nlohmann::json{{"annotators", opt.annotators},
                                  {"per_frame", opt.per_frame},
                                  {"seed", opt.seed},
                                  {"new", r.newly_assigned},

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "curation/assign.h"
+#include "store/change.h"
 #include "store/project.h"
 
 namespace excap {
@@ -604,12 +605,14 @@ Split split_from_json(const json& j, const std::string& where) {
 
 void save_split(const Project& project, const Split& split, bool overwrite) {
   const fs::path path = project.split_path(split.name);
+  const ProjectLock lock = ProjectLock::acquire(project.root(), "split");
   std::error_code ec;
   if (!overwrite && fs::exists(path, ec))
     throw Error(path.string(),
                 "split '" + split.name + "' exists; choose another name or pass --overwrite");
-  write_json_atomic(path, split_to_json(split));
-  project.audit("excap", "split", json{{"name", split.name}, {"seed", split.seed}});
+  Change change(lock, project, "excap", "split");
+  change.write_json(path, split_to_json(split));
+  change.commit(json{{"name", split.name}, {"seed", split.seed}});
 }
 
 Split load_split(const Project& project, const std::string& name) {

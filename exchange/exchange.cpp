@@ -13,6 +13,7 @@
 #include "curation/split.h"
 #include "exchange/zip.h"
 #include "media/imageio.h"
+#include "store/change.h"
 #include "store/project.h"
 
 namespace excap {
@@ -445,8 +446,10 @@ void check_mask_file(const Project& project, const fs::path& file, const ColorMa
 // Writes the checked masks as `opt.user`'s labels, keeping each label's creation time.
 void save_imported(const Project& project, const std::vector<PendingMask>& pending,
                    const std::map<std::string, int>& cds, const ImportOptions& opt,
-                   ImportResult& r) {
+                   const std::string& from, ImportResult& r) {
   const std::string now = now_iso8601();
+  const ProjectLock lock = ProjectLock::acquire(project.root(), "import-masks");
+  Change change(lock, project, opt.user, "import-masks");
   for (const auto& p : pending) {
     LabelRecord rec;
     rec.frame = p.frame;
@@ -458,12 +461,15 @@ void save_imported(const Project& project, const std::vector<PendingMask>& pendi
       ++r.without_cd;
     rec.created = rec.updated = now;
     if (auto old = project.load_label(opt.user, p.frame)) rec.created = old->created;
-    ensure_dir(project.label_mask_path(opt.user, p.frame).parent_path());
-    write_png_atomic(project.label_mask_path(opt.user, p.frame), p.mask);
-    project.save_label(rec);
+    change.write(project.label_mask_path(opt.user, p.frame), encode_png(p.mask));
+    change.save_label(rec);
     r.frames.push_back(p.frame);
     ++r.imported;
   }
+  change.commit(json{{"from", from},
+                     {"format", "cvat-mask"},
+                     {"imported", r.imported},
+                     {"skipped_existing", r.skipped_existing}});
 }
 
 }  // namespace
@@ -500,12 +506,7 @@ ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zi
     if (problems.size() > 10) msg += "\n  ...";
     throw Error(root.string(), msg);
   }
-  save_imported(project, pending, cds, opt, r);
-  project.audit(opt.user, "import-masks",
-                json{{"from", dir_or_zip.string()},
-                     {"format", "cvat-mask"},
-                     {"imported", r.imported},
-                     {"skipped_existing", r.skipped_existing}});
+  save_imported(project, pending, cds, opt, dir_or_zip.string(), r);
   return r;
 }
 

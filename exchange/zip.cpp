@@ -13,6 +13,12 @@
 namespace excap {
 namespace {
 
+// libarchive's message, which it may not have set (a null pointer).
+std::string archive_reason(struct archive* a) {
+  const char* why = archive_error_string(a);
+  return why ? why : "unknown libarchive error";
+}
+
 using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
 
 std::string where(const fs::path& zip, const std::string& entry) {
@@ -40,7 +46,7 @@ void copy_entry(archive* a, const fs::path& target, const fs::path& zip, const s
     const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
     if (n == 0) break;
     if (n < 0)
-      throw Error(where(zip, name), std::string("corrupt entry: ") + archive_error_string(a));
+      throw Error(where(zip, name), std::string("corrupt entry: ") + archive_reason(a));
     entry += static_cast<std::uint64_t>(n);
     total += static_cast<std::uint64_t>(n);
     if (entry > limits.max_entry)
@@ -80,7 +86,7 @@ void extract_zip(const fs::path& zip, const fs::path& dest, const ZipLimits& lim
   archive_read_support_format_zip(a.get());
   if (archive_read_open_filename(a.get(), zip.c_str(), 1 << 16) != ARCHIVE_OK)
     throw Error(zip.string(),
-                std::string("not a readable zip archive: ") + archive_error_string(a.get()));
+                std::string("not a readable zip archive: ") + archive_reason(a.get()));
   ensure_dir(dest);
   std::uint64_t total = 0;
   archive_entry* e = nullptr;
@@ -89,7 +95,7 @@ void extract_zip(const fs::path& zip, const fs::path& dest, const ZipLimits& lim
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
       throw Error(zip.string(),
-                  std::string("not a readable zip archive: ") + archive_error_string(a.get()));
+                  std::string("not a readable zip archive: ") + archive_reason(a.get()));
     const char* raw = archive_entry_pathname(e);
     const std::string name = raw ? raw : "";
     const bool folder = check_entry(e, zip, name, limits, total);

@@ -14,15 +14,18 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/ids.h"
 #include "media/imageio.h"
 #include "media/video.h"
 #include "stage1/stage1.h"
+#include "store/change.h"
 
 namespace excap {
 
@@ -174,11 +177,16 @@ struct VideoPlan {
   long long count = 0;
 };
 
-// frames.json in memory plus what is new since the last save.
+// frames.json in memory plus what is new since the last save. Another
+// process may extract at the same time (the same clip or another): each save
+// re-reads frames.json under the project lock and merges the new records in.
+// Frame ids are the video and source index, so two extractions of one frame
+// write the same record and the same PNG.
 class FrameTable {
  public:
-  explicit FrameTable(const Project& p) : p_(p), frames_(p.load_frames()) {
-    for (std::size_t i = 0; i < frames_.size(); ++i) index_[frames_[i].id] = i;
+  FrameTable(const Project& p, std::string user)
+      : p_(p), user_(std::move(user)), frames_(p.load_frames()) {
+    reindex();
   }
   const Frame* find(const std::string& id) const {
     auto it = index_.find(id);
@@ -193,27 +201,41 @@ class FrameTable {
         index_[f.id] = frames_.size();
         frames_.push_back(f);
       }
-      ++pending_;
+      pending_.push_back(f);
     }
   }
-  std::size_t pending() const { return pending_; }
+  std::size_t pending() const { return pending_.size(); }
   std::size_t size() const { return frames_.size(); }
   void save() {
-    if (pending_ == 0) return;
+    if (pending_.empty()) return;
+    sync_folder(p_.root() / "frames");  // the PNGs reach the disk before the records naming them
+    const ProjectLock lock = ProjectLock::acquire(p_.root(), "extract");
+    const std::vector<Frame> fresh = pending_;
+    frames_ = p_.load_frames();
+    reindex();
+    add(fresh);
+    std::set<std::string> clips;
+    for (const auto& f : fresh) clips.insert(f.clip);
     std::vector<Frame> sorted = frames_;
     std::stable_sort(sorted.begin(), sorted.end(), [](const Frame& a, const Frame& b) {
       return a.video != b.video ? a.video < b.video : a.source_index < b.source_index;
     });
-    sync_folder(p_.root() / "frames");  // the PNGs reach the disk before the records naming them
-    p_.save_frames(sorted);
-    pending_ = 0;
+    Change change(lock, p_, user_, "extract_frames");
+    change.save_frames(sorted);
+    change.commit(nlohmann::json{{"clips", clips}, {"frames", fresh.size()}});
+    pending_.clear();
   }
 
  private:
+  void reindex() {
+    index_.clear();
+    for (std::size_t i = 0; i < frames_.size(); ++i) index_[frames_[i].id] = i;
+  }
   const Project& p_;
+  std::string user_;
   std::vector<Frame> frames_;
   std::unordered_map<std::string, std::size_t> index_;
-  std::size_t pending_ = 0;
+  std::vector<Frame> pending_;
 };
 
 // The frame rate (or every-N) and the dedupe threshold in force: options win over project.json.
@@ -311,7 +333,7 @@ class Extraction {
         opt_(opt),
         dedupe_(dedupe),
         total_(total),
-        table_(p),
+        table_(p, opt.user),
         pool_(p.root(), writer_threads(), static_cast<std::size_t>(2 * writer_threads() + 2)) {}
 
   void run(const std::vector<VideoPlan>& plan);
@@ -512,6 +534,7 @@ void Extraction::warn_lost(const VideoPass& pass) {
 }  // namespace
 
 ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
+  require_safe_id(opt.user, "user");
   const ExtractRate rate = resolve_rate(p, opt);
   long long total = 0;
   const std::vector<VideoPlan> plan = plan_extraction(p, opt, rate, total);

@@ -15,6 +15,7 @@
 #include "common/ids.h"
 #include "common/sha256.h"
 #include "media/video.h"
+#include "store/change.h"
 
 namespace excap {
 
@@ -62,12 +63,21 @@ fs::path absolute_path(const fs::path& p) {
   return ec ? fs::absolute(p) : a;
 }
 
-void set_source(const Project& p, const std::string& video_id, const fs::path& path) {
+// local.json with `video_id`'s source set to `path` (read under the lock).
+json with_source(const Project& p, const std::string& video_id, const fs::path& path) {
   json local = p.load_local();
   if (!local.contains("sources") || !local["sources"].is_object())
     local["sources"] = json::object();
   local["sources"][video_id] = absolute_path(path).string();
-  p.save_local(local);
+  return local;
+}
+
+void relink(const Project& p, const std::string& video_id, const fs::path& path,
+            const std::string& user) {
+  const ProjectLock lock = ProjectLock::acquire(p.root(), "relink");
+  Change change(lock, p, user, "relink_video");
+  change.save_local(with_source(p, video_id, path));
+  change.commit(json{{"video", video_id}});
 }
 
 StoredFov to_stored(const FieldOfView& fov) {
@@ -141,6 +151,7 @@ static void require_regular_file(const fs::path& path) {
 
 Video import_video(const Project& p, const fs::path& video_path, const std::string& patient_name,
                    const std::string& user) {
+  require_safe_id(user, "user");
   const std::string pseudonym = patient_pseudonym(p, patient_name);
   require_regular_file(video_path);
   // Fingerprint and probe at the same time: one reads bytes, the other decodes.
@@ -153,6 +164,9 @@ Video import_video(const Project& p, const fs::path& video_path, const std::stri
     throw;
   }
   const std::string digest = sha.get();
+  // Once, here, before the lock: the sampling pass decodes up to the whole video (media/video.h).
+  const std::optional<StoredFov> fov = detect_at_import(video_path, info.frames);
+  const ProjectLock lock = ProjectLock::acquire(p.root(), "import");
   std::vector<Video> videos = p.load_videos();
   for (const auto& v : videos)
     if (v.sha256 == digest)
@@ -169,15 +183,12 @@ Video import_video(const Project& p, const fs::path& video_path, const std::stri
   v.codec = info.codec;
   v.duration_s = info.duration_s;
   v.imported = now_iso8601();
-  // Once, here: the sampling pass decodes up to the whole video (media/video.h).
-  v.fov = detect_at_import(video_path, info.frames);
-  // local.json first: a crash in between leaves an unused source entry, never
-  // a video without a source.
-  set_source(p, v.id, video_path);
+  v.fov = fov;
+  Change change(lock, p, user, "import_video");
+  change.save_local(with_source(p, v.id, video_path));  // the video and its source land together
   videos.push_back(v);
-  p.save_videos(videos);
-  p.audit(
-      user, "import_video",
+  change.save_videos(videos);
+  change.commit(
       json{{"video", v.id}, {"patient", v.patient}, {"sha256", v.sha256}, {"frames", v.frames}});
   return v;
 }
@@ -187,8 +198,7 @@ std::string relink_video(const Project& p, const fs::path& video_path, const std
   const std::string digest = sha256_file(video_path);
   for (const auto& v : p.load_videos()) {
     if (v.sha256 != digest) continue;
-    set_source(p, v.id, video_path);
-    p.audit(user, "relink_video", json{{"video", v.id}});
+    relink(p, v.id, video_path, user);
     return v.id;
   }
   throw Error(video_path.string(), "matches no imported video (sha256 " + digest.substr(0, 12) +
@@ -207,8 +217,7 @@ std::vector<std::pair<std::string, fs::path>> relink_folder(const Project& p,
     if (!it->is_regular_file() || !looks_like_video(it->path())) continue;
     auto hit = by_sha.find(sha256_file(it->path()));
     if (hit == by_sha.end()) continue;
-    set_source(p, hit->second, it->path());
-    p.audit(user, "relink_video", json{{"video", hit->second}});
+    relink(p, hit->second, it->path(), user);
     out.emplace_back(hit->second, absolute_path(it->path()));
   }
   if (ec) throw Error(folder.string(), "cannot scan folder: " + ec.message());
@@ -293,6 +302,8 @@ static std::string next_clip_id(const std::vector<Clip>& clips, const std::strin
 AddClipResult add_clip_ex(const Project& p, const std::string& video_id, long long start,
                           long long end, const std::string& by, const std::string& note,
                           bool merge_overlaps) {
+  require_safe_id(by, "user");
+  const ProjectLock lock = ProjectLock::acquire(p.root(), "clips add");
   const std::vector<Video> videos = p.load_videos();
   const Video& v = find_video(videos, video_id);
   const std::string where =
@@ -311,9 +322,9 @@ AddClipResult add_clip_ex(const Project& p, const std::string& video_id, long lo
   if (overlapping.empty()) {
     Clip c{next_clip_id(clips, video_id), video_id, start, end, by, note};
     clips.push_back(c);
-    p.save_clips(clips);
-    p.audit(by, "add_clip",
-            json{{"clip", c.id}, {"video", video_id}, {"start", start}, {"end", end}});
+    Change change(lock, p, by, "add_clip");
+    change.save_clips(clips);
+    change.commit(json{{"clip", c.id}, {"video", video_id}, {"start", start}, {"end", end}});
     result.clip = c;
     return result;
   }
@@ -342,25 +353,25 @@ AddClipResult add_clip_ex(const Project& p, const std::string& video_id, long lo
   merged.start = std::min(merged.start, start);
   merged.end = std::max(merged.end, end);
   if (!note.empty()) merged.note += (merged.note.empty() ? "" : "; ") + note;
+  Change change(lock, p, by, "merge_clip");
   if (!absorbed.empty()) {
     std::vector<Frame> frames = p.load_frames();
     bool changed = false;
     for (auto& f : frames)
       if (absorbed.count(f.clip)) f.clip = merged.id, changed = true;
-    if (changed) p.save_frames(frames);
+    if (changed) change.save_frames(frames);
   }
   std::vector<Clip> kept;
   for (auto& c : clips) {
     if (absorbed.count(c.id)) continue;
     kept.push_back(c.id == merged.id ? merged : c);
   }
-  p.save_clips(kept);
-  p.audit(by, "merge_clip",
-          json{{"clip", merged.id},
-               {"video", video_id},
-               {"start", merged.start},
-               {"end", merged.end},
-               {"merged", result.merged}});
+  change.save_clips(kept);
+  change.commit(json{{"clip", merged.id},
+                     {"video", video_id},
+                     {"start", merged.start},
+                     {"end", merged.end},
+                     {"merged", result.merged}});
   result.clip = merged;
   return result;
 }
@@ -372,6 +383,8 @@ Clip add_clip(const Project& p, const std::string& video_id, long long start, lo
 
 void remove_clip(const Project& p, const std::string& clip_id, bool drop_frames,
                  const std::string& user) {
+  require_safe_id(user, "user");
+  const ProjectLock lock = ProjectLock::acquire(p.root(), "clips remove");
   std::vector<Clip> clips = p.load_clips();
   auto it =
       std::find_if(clips.begin(), clips.end(), [&](const Clip& c) { return c.id == clip_id; });
@@ -391,15 +404,26 @@ void remove_clip(const Project& p, const std::string& clip_id, bool drop_frames,
                                                   " is assigned to annotators; its labels would "
                                                   "be orphaned, so the clip stays");
   }
-  // Records first, files after: a crash leaves stray PNGs, never dangling records.
-  if (!gone.empty()) p.save_frames(rest);
+  Change change(lock, p, user, "remove_clip");
+  if (!gone.empty()) change.save_frames(rest);
   clips.erase(it);
-  p.save_clips(clips);
-  for (const auto& f : gone) {
-    std::error_code ec;
-    fs::remove(p.root() / f.file, ec);
-  }
-  p.audit(user, "remove_clip", json{{"clip", clip_id}, {"frames_removed", gone.size()}});
+  change.save_clips(clips);
+  for (const auto& f : gone) change.remove(p.frame_path(f.id));
+  change.commit(json{{"clip", clip_id}, {"frames_removed", gone.size()}});
+}
+
+void set_clip_note(const Project& p, const std::string& clip_id, const std::string& note,
+                   const std::string& user) {
+  require_safe_id(user, "user");
+  const ProjectLock lock = ProjectLock::acquire(p.root(), "clip note");
+  std::vector<Clip> clips = p.load_clips();
+  auto it =
+      std::find_if(clips.begin(), clips.end(), [&](const Clip& c) { return c.id == clip_id; });
+  if (it == clips.end()) throw Error("clip '" + clip_id + "'", "not in clips.json");
+  it->note = note;
+  Change change(lock, p, user, "clip_note");
+  change.save_clips(clips);
+  change.commit(json{{"clip", clip_id}});
 }
 
 // ---- frame selection and field of view ----

@@ -83,6 +83,10 @@ AddClipResult add_clip_ex(const Project& p, const std::string& video_id, long lo
 void remove_clip(const Project& p, const std::string& clip_id, bool drop_frames,
                  const std::string& user);
 
+// Replaces the note of clip `clip_id` (audited as `user`'s).
+void set_clip_note(const Project& p, const std::string& clip_id, const std::string& note,
+                   const std::string& user);
+
 // ---- extraction ----
 
 struct ExtractOptions {

@@ -32,11 +32,10 @@ std::vector<T> load_list(const fs::path& path, const std::string& format, const 
 }
 
 template <typename T>
-void save_list(const fs::path& path, const std::string& format, const char* key,
-               const std::vector<T>& items) {
+json list_document(const std::string& format, const char* key, const std::vector<T>& items) {
   json j = envelope(format);
   j[key] = items;
-  write_json_atomic(path, j);
+  return j;
 }
 
 std::vector<std::string> stems_with_ext(const fs::path& dir, const std::string& ext) {
@@ -415,19 +414,19 @@ std::vector<Video> Project::load_videos() const {
   return load_list<Video>(root_ / "videos.json", "excap-videos", "videos");
 }
 void Project::save_videos(const std::vector<Video>& v) const {
-  save_list(root_ / "videos.json", "excap-videos", "videos", v);
+  write_json_atomic(root_ / "videos.json", document_of(v));
 }
 std::vector<Clip> Project::load_clips() const {
   return load_list<Clip>(root_ / "clips.json", "excap-clips", "clips");
 }
 void Project::save_clips(const std::vector<Clip>& c) const {
-  save_list(root_ / "clips.json", "excap-clips", "clips", c);
+  write_json_atomic(root_ / "clips.json", document_of(c));
 }
 std::vector<Frame> Project::load_frames() const {
   return load_list<Frame>(root_ / "frames.json", "excap-frames", "frames");
 }
 void Project::save_frames(const std::vector<Frame>& f) const {
-  save_list(root_ / "frames.json", "excap-frames", "frames", f);
+  write_json_atomic(root_ / "frames.json", document_of(f));
 }
 
 std::map<std::string, std::vector<std::string>> Project::load_assignments() const {
@@ -447,9 +446,7 @@ std::map<std::string, std::vector<std::string>> Project::load_assignments() cons
   }
 }
 void Project::save_assignments(const std::map<std::string, std::vector<std::string>>& a) const {
-  json j = envelope("excap-assignments");
-  j["assignments"] = a;
-  write_json_atomic(root_ / "assignments.json", j);
+  write_json_atomic(root_ / "assignments.json", document_of(a));
 }
 
 json Project::load_local() const {
@@ -483,10 +480,7 @@ std::optional<LabelRecord> Project::load_label(const std::string& user,
 }
 
 void Project::save_label(const LabelRecord& r) const {
-  json j = r;
-  j["format"] = "excap-label";
-  j["version"] = kFormatVersion;
-  write_json_atomic(label_json_path(r.user, r.frame), j);
+  write_json_atomic(label_json_path(r.user, r.frame), document_of(r));
 }
 
 std::vector<std::string> Project::labeled_frames(const std::string& user) const {
@@ -513,10 +507,7 @@ std::optional<FinalLabel> Project::load_final(const std::string& frame) const {
 }
 
 void Project::save_final(const FinalLabel& f) const {
-  json j = f;
-  j["format"] = "excap-final";
-  j["version"] = kFormatVersion;
-  write_json_atomic(final_json_path(f.frame), j);
+  write_json_atomic(final_json_path(f.frame), document_of(f));
 }
 
 std::vector<std::string> Project::final_frames() const {
@@ -546,6 +537,33 @@ std::vector<std::string> Project::run_names() const {
       out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+json document_of(const std::vector<Video>& videos) {
+  return list_document("excap-videos", "videos", videos);
+}
+json document_of(const std::vector<Clip>& clips) {
+  return list_document("excap-clips", "clips", clips);
+}
+json document_of(const std::vector<Frame>& frames) {
+  return list_document("excap-frames", "frames", frames);
+}
+json document_of(const std::map<std::string, std::vector<std::string>>& assignments) {
+  json j = envelope("excap-assignments");
+  j["assignments"] = assignments;
+  return j;
+}
+json document_of(const LabelRecord& label) {
+  json j = label;
+  j["format"] = "excap-label";
+  j["version"] = kFormatVersion;
+  return j;
+}
+json document_of(const FinalLabel& final_label) {
+  json j = final_label;
+  j["format"] = "excap-final";
+  j["version"] = kFormatVersion;
+  return j;
 }
 
 void Project::audit(const std::string& user, const std::string& action, const json& details) const {

@@ -181,6 +181,15 @@ nlohmann::json read_versioned_json(const fs::path& path, const std::string& form
 nlohmann::json read_json_file(const fs::path& path);  // any JSON; Error names the file
 void write_json_atomic(const fs::path& path, const nlohmann::json& j);
 
+// The JSON documents the project's files hold (format, version and content),
+// as Project::save_* and Change::save_* write them.
+nlohmann::json document_of(const std::vector<Video>& videos);
+nlohmann::json document_of(const std::vector<Clip>& clips);
+nlohmann::json document_of(const std::vector<Frame>& frames);
+nlohmann::json document_of(const std::map<std::string, std::vector<std::string>>& assignments);
+nlohmann::json document_of(const LabelRecord& label);
+nlohmann::json document_of(const FinalLabel& final_label);
+
 // Parses project.json's content (throws Error naming `path`).
 ProjectMeta parse_project_meta(const nlohmann::json& j, const fs::path& path);
 

@@ -9,6 +9,7 @@
 #include "annotator/core/tools.h"
 #include "common/error.h"
 #include "media/imageio.h"
+#include "store/change.h"
 
 namespace excap::annotator {
 
@@ -57,6 +58,7 @@ std::unique_ptr<AdjudicationDocument> AdjudicationSession::open_frame(
 
 void AdjudicationSession::save_draft(AdjudicationDocument& doc, double time_spent_s) const {
   LabelDocument& f = doc.final_label();
+  const ProjectLock lock = ProjectLock::acquire(project_.root(), "adjudication draft");
   LabelRecord rec;
   if (auto old = project_.load_label(expert_, f.frame_id())) rec = *old;
   rec.frame = f.frame_id();
@@ -65,8 +67,10 @@ void AdjudicationSession::save_draft(AdjudicationDocument& doc, double time_spen
   rec.time_spent_s = time_spent_s;
   rec.updated = now_iso8601();
   if (rec.created.empty()) rec.created = rec.updated;
-  write_png_atomic(project_.label_mask_path(expert_, f.frame_id()), f.mask());
-  project_.save_label(rec);
+  Change change(lock, project_, expert_, "adjudication-draft");
+  change.write(project_.label_mask_path(expert_, f.frame_id()), encode_png(f.mask()));
+  change.save_label(rec);
+  change.commit(nlohmann::json{{"frame", f.frame_id()}});
   f.mark_saved();
 }
 

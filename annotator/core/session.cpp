@@ -7,6 +7,7 @@
 #include "annotator/core/tools.h"
 #include "common/error.h"
 #include "media/imageio.h"
+#include "store/change.h"
 
 namespace excap::annotator {
 
@@ -145,6 +146,8 @@ LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) c
 
 void Session::write(const LabelSnapshot& s) const {
   require_assigned(s.frame);
+  // Record, mask and audit entry land together; the lock is held for the write only.
+  const ProjectLock lock = ProjectLock::acquire(project_.root(), "label");
   LabelRecord rec;
   if (auto old = project_.load_label(user_, s.frame)) rec = *old;
   rec.frame = s.frame;
@@ -154,12 +157,12 @@ void Session::write(const LabelSnapshot& s) const {
   const std::string now = now_iso8601();
   if (rec.created.empty()) rec.created = now;
   rec.updated = now;
-  // Mask first: a crash between the two writes keeps the stroke and the old CD.
-  write_png_atomic(project_.label_mask_path(user_, s.frame), s.mask);
-  project_.save_label(rec);
-  if (s.became_done)
-    project_.audit(user_, "label-done",
-                   {{"frame", s.frame}, {"cd", *s.cd}, {"time_spent_s", s.time_spent_s}});
+  Change change(lock, project_, user_, s.became_done ? "label-done" : "label");
+  change.write(project_.label_mask_path(user_, s.frame), encode_png(s.mask));
+  change.save_label(rec);
+  nlohmann::json details{{"frame", s.frame}, {"time_spent_s", s.time_spent_s}};
+  if (s.cd) details["cd"] = *s.cd;
+  change.commit(details);
 }
 
 bool Session::record_saved(const LabelSnapshot& s) {

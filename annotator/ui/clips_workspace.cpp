@@ -259,10 +259,7 @@ void ClipsWorkspace::remove_clip(const std::string& id) {
 
 void ClipsWorkspace::save_note(const std::string& clip_id, const std::string& note) {
   try {
-    auto all = project_.load_clips();
-    for (auto& c : all)
-      if (c.id == clip_id) c.note = note;
-    project_.save_clips(all);
+    excap::set_clip_note(project_, clip_id, note, user_);
     reload_clips();
   } catch (const std::exception& e) {
     message_ = e.what();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -412,4 +413,81 @@ TEST_CASE("excap clips add and extract check every number at the edge") {
   // left unset, project.json's rate (2 fps) applies
   CHECK(run({"extract", dir, "--quiet"}) == 0);
   CHECK(out.find("written 12,") != std::string::npos);
+}
+
+namespace {
+
+// Every file of the project with its bytes (the lock and temporaries aside).
+std::map<std::string, std::string> tree_bytes(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out[fs::relative(e.path(), root).string()] = read_file(e.path());
+  return out;
+}
+
+std::size_t log_count(const fs::path& log, const std::string& action) {
+  std::error_code ec;
+  if (!fs::exists(log, ec)) return 0;
+  std::size_t n = 0;
+  std::string text = read_file(log);
+  for (std::size_t at = 0;
+       (at = text.find("\"action\":\"" + action + "\"", at)) != std::string::npos; ++at)
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a refused import, clip or extraction changes nothing: the user is checked first") {
+  ScratchDir tmp("stage1-refused");
+  test::write_test_video(tmp / "a.mkv", {60, 10});
+  test::write_test_video(tmp / "b.mkv", {40, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const Video v = import_video(p, tmp / "a.mkv", "Pat", "ann");
+  add_clip(p, v.id, 0, 20, "ann", "");
+  const auto before = tree_bytes(p.root());
+  for (const std::string bad : {"../../evil", "/etc/x", "a/b", ""}) {
+    CHECK_THROWS_AS(import_video(p, tmp / "b.mkv", "Other", bad), Error);
+    CHECK_THROWS_AS(add_clip(p, v.id, 30, 40, bad, ""), Error);
+    ExtractOptions o;
+    o.every_n = 10;
+    o.user = bad;
+    CHECK_THROWS_AS(extract_frames(p, o), Error);
+    CHECK_THROWS_AS(remove_clip(p, "v001-c1", true, bad), Error);
+  }
+  // An audit log that cannot be written (a folder in its place) refuses too.
+  fs::create_directories(p.root() / "log" / "blocked.jsonl");
+  CHECK_THROWS_WITH_AS(add_clip(p, v.id, 30, 40, "blocked", ""), doctest::Contains("audit log"),
+                       Error);
+  CHECK_THROWS_WITH_AS(import_video(p, tmp / "b.mkv", "Other", "blocked"),
+                       doctest::Contains("audit log"), Error);
+  fs::remove(p.root() / "log" / "blocked.jsonl");
+  CHECK(tree_bytes(p.root()) == before);
+  CHECK_FALSE(fs::exists(tmp / "evil.jsonl"));
+}
+
+TEST_CASE("each change of stage I lands with exactly one audit line") {
+  ScratchDir tmp("stage1-audit");
+  test::write_test_video(tmp / "a.mkv", {60, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const fs::path log = p.root() / "log" / "ann.jsonl";
+  const Video v = import_video(p, tmp / "a.mkv", "Pat", "ann");
+  CHECK(log_count(log, "import_video") == 1);
+  add_clip(p, v.id, 0, 20, "ann", "x");
+  add_clip(p, v.id, 20, 30, "ann", "y");
+  CHECK(log_count(log, "add_clip") == 2);
+  set_clip_note(p, "v001-c2", "a note", "ann");
+  CHECK(log_count(log, "clip_note") == 1);
+  CHECK(p.load_clips()[1].note == "a note");
+  ExtractOptions o;
+  o.every_n = 10;
+  o.user = "ann";
+  CHECK(extract_frames(p, o).written == 3);
+  CHECK(log_count(log, "extract_frames") >= 1);
+  CHECK(log_count(log, "extract") == 1);
+  remove_clip(p, "v001-c2", true, "ann");
+  CHECK(log_count(log, "remove_clip") == 1);
+  CHECK(p.load_frames().size() == 2);
+  CHECK_FALSE(fs::exists(p.root() / "project.lock"));
+  CHECK_FALSE(fs::exists(p.root() / "project.journal"));
 }

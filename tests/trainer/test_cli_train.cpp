@@ -172,3 +172,16 @@ TEST_CASE("cli: eval with a weights file writes beside the run's results, never 
   CHECK(read_file(own) == own_bytes);
   CHECK(fs::last_write_time(own) == own_time);
 }
+
+TEST_CASE("cli: train refuses a batch larger than its training subset, before building anything") {
+  test::ScratchDir dir("trainer_cli_batch");
+  std::string out;
+  const std::string d = packed_synthetic(dir, 6, 2, 2, out);
+  const std::vector<std::string> train = {
+      excap_cmd(), "train",      d,      "--split",  "syn", "--size",  "32", "--model",
+      "mtcsn",     "--backbone", "tiny", "--device", "cpu", "--iters", "1",  "--run",
+      "big",       "--batch",    "7"};
+  CHECK(test::run_command(train, &out) != 0);
+  CHECK_MESSAGE(out.find("larger than the 6 frames") != std::string::npos, out);
+  CHECK_FALSE(fs::exists(dir.path() / "runs/big/checkpoints"));
+}
