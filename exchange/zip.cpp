@@ -45,8 +45,7 @@ void copy_entry(archive* a, const fs::path& target, const fs::path& zip, const s
   for (;;) {
     const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
     if (n == 0) break;
-    if (n < 0)
-      throw Error(where(zip, name), std::string("corrupt entry: ") + archive_reason(a));
+    if (n < 0) throw Error(where(zip, name), std::string("corrupt entry: ") + archive_reason(a));
     entry += static_cast<std::uint64_t>(n);
     total += static_cast<std::uint64_t>(n);
     if (entry > limits.max_entry)

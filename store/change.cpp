@@ -168,12 +168,8 @@ void Change::commit(const json& details) {
   if (details.is_object())
     for (auto it = details.begin(); it != details.end(); ++it) line[it.key()] = it.value();
   line["change"] = id;
-  json journal{{"format", "excap-journal"},
-               {"version", kFormatVersion},
-               {"change", id},
-               {"writes", json::array()},
-               {"removes", json::array()},
-               {"line", line.dump()},
+  json journal{{"format", "excap-journal"},   {"version", kFormatVersion}, {"change", id},
+               {"writes", json::array()},     {"removes", json::array()},  {"line", line.dump()},
                {"log", inside(log_).string()}};
   std::vector<fs::path> temps;
   try {
