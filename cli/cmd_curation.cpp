@@ -105,7 +105,9 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
                 << " (mean IoU >= " << *threshold << ", same CD); left for the expert: CD differs "
                 << r.cd_differs << ", below threshold " << r.below_threshold << ", incomplete "
                 << r.incomplete << ", waiting for labels " << r.waiting_for_labels
+                << ", blocked (class outside the schema) " << r.blocked
                 << "; already decided (untouched) " << r.already_decided << "\n";
+      for (const auto& why : r.blocked_reasons) std::cout << "  " << why << "\n";
     }
     if (!truth->empty()) {
       if (expert->empty()) throw Error("--simulated-expert", "give --expert NAME");
@@ -120,10 +122,14 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
       const double t = *threshold >= 0 ? *threshold : 0.9;
       auto frames = undecided_frames(p, t);
       std::cout << frames.size() << " undecided frame(s)\n";
-      for (const auto& u : frames)
+      for (const auto& u : frames) {
         std::cout << "  " << u.frame << "  labels " << u.labeled << "/" << u.annotators.size()
-                  << (u.ready ? "  ready" : "  waiting")
+                  << (!u.blocked.empty() ? "  blocked"
+                      : u.ready          ? "  ready"
+                                         : "  waiting")
                   << (u.auto_acceptable ? "  auto-acceptable" : "") << "\n";
+        for (const auto& why : u.blocked) std::cout << "    " << why << "\n";
+      }
     }
     return 0;
   });

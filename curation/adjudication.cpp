@@ -68,7 +68,19 @@ struct LoadedLabel {
   std::string user;
   std::optional<int> cd;
   cv::Mat mask;
+  std::string blocked;  // why the mask is out of schema; empty when it is sound
+  fs::path mask_path;
 };
+
+// "<n> pixels hold class id <k>, ..." for a mask with a class the schema lacks; else "".
+std::string out_of_schema(const cv::Mat& mask, const LabelSchema& s) {
+  const MaskCheck mc = check_mask_values(mask, s.num_tissue(), s.ignore_index);
+  if (mc.bad_pixels == 0) return "";
+  return std::to_string(mc.bad_pixels) + " pixel(s) hold class id " +
+         std::to_string(mc.first_bad_value) + (mc.bad_pixels > 1 ? " (the first found)" : "") +
+         ", outside the schema (0-" + std::to_string(s.num_tissue() - 1) + ", " +
+         std::to_string(s.ignore_index) + " = unlabeled)";
+}
 
 std::vector<LoadedLabel> load_labels(const Project& p, const std::string& frame,
                                      const std::vector<std::string>& users) {
@@ -76,27 +88,33 @@ std::vector<LoadedLabel> load_labels(const Project& p, const std::string& frame,
   for (const auto& u : users) {
     auto rec = p.load_label(u, frame);
     if (!rec) continue;
-    LoadedLabel l{u, rec->cd, {}};
+    LoadedLabel l{u, rec->cd, {}, {}, p.label_mask_path(u, frame)};
     std::error_code ec;
-    const fs::path mp = p.label_mask_path(u, frame);
-    if (fs::exists(mp, ec)) l.mask = read_mask(mp);
+    if (fs::exists(l.mask_path, ec)) l.mask = read_mask(l.mask_path);
+    l.blocked = out_of_schema(l.mask, p.meta().schema);
     out.push_back(std::move(l));
   }
   return out;
 }
 
+std::vector<std::string> blocked_reasons(const std::vector<LoadedLabel>& labs) {
+  std::vector<std::string> out;
+  for (const auto& l : labs)
+    if (!l.blocked.empty()) out.push_back(l.mask_path.string() + ": " + l.blocked);
+  return out;
+}
+
 // Why a frame does or does not qualify for auto-accept.
-enum class Verdict { Accept, Waiting, Incomplete, CdDiffers, BelowThreshold };
+enum class Verdict { Accept, Blocked, Waiting, Incomplete, CdDiffers, BelowThreshold };
 
 Verdict judge(const std::vector<LoadedLabel>& labs, std::size_t assigned, const LabelSchema& s,
               double threshold, double* min_iou) {
+  if (!blocked_reasons(labs).empty()) return Verdict::Blocked;
   if (labs.size() < 2 || labs.size() < assigned) return Verdict::Waiting;
   for (const auto& l : labs) {
     if (!l.cd || !s.valid_cd(*l.cd) || l.mask.empty() || l.mask.size() != labs[0].mask.size())
       return Verdict::Incomplete;
-    if (check_mask_values(l.mask, s.num_tissue(), s.ignore_index).bad_pixels > 0 ||
-        cv::countNonZero(l.mask == s.ignore_index) > 0)
-      return Verdict::Incomplete;
+    if (cv::countNonZero(l.mask == s.ignore_index) > 0) return Verdict::Incomplete;
   }
   for (const auto& l : labs)
     if (*l.cd != *labs[0].cd) return Verdict::CdDiffers;
@@ -126,7 +144,8 @@ std::vector<UndecidedFrame> undecided_frames(const Project& project, double auto
     u.annotators = users;
     auto labs = load_labels(project, frame, users);
     u.labeled = static_cast<int>(labs.size());
-    u.ready = std::count_if(labs.begin(), labs.end(), label_ready) >= 2;
+    u.blocked = blocked_reasons(labs);
+    u.ready = u.blocked.empty() && std::count_if(labs.begin(), labs.end(), label_ready) >= 2;
     double iou = 0;
     u.auto_acceptable = judge(labs, users.size(), s, auto_accept_iou, &iou) == Verdict::Accept;
     out.push_back(std::move(u));
@@ -149,6 +168,10 @@ AdjudicationCase load_adjudication_case(const Project& project, const std::strin
   auto it = assignments.find(frame);
   if (it == assignments.end()) throw Error("frame '" + frame + "'", "is not assigned to anyone");
   auto labs = load_labels(project, frame, it->second);
+  for (const auto& l : labs)  // a class the schema lacks would reach the final label unseen
+    if (!l.blocked.empty())
+      throw Error(l.mask_path.string(),
+                  l.blocked + "; frame '" + frame + "' cannot be adjudicated until it is fixed");
   labs.erase(
       std::remove_if(labs.begin(), labs.end(), [](const auto& l) { return !label_ready(l); }),
       labs.end());
@@ -434,6 +457,11 @@ AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& op
     auto labs = load_labels(project, frame, users);
     double min_iou = 0;
     switch (judge(labs, users.size(), s, opt.iou_threshold, &min_iou)) {
+      case Verdict::Blocked:
+        ++r.blocked;
+        for (const auto& why : blocked_reasons(labs))
+          r.blocked_reasons.push_back("frame '" + frame + "' refused: " + why);
+        continue;
       case Verdict::Waiting:
         ++r.waiting_for_labels;
         continue;

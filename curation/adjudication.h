@@ -68,6 +68,9 @@ struct UndecidedFrame {
   int labeled = 0;                      // how many of them have saved a label
   bool ready = false;                   // >= 2 labels with CD and mask: the expert can decide
   bool auto_acceptable = false;         // would auto-accept pass (at the threshold given)
+  // Why the frame cannot be decided: a mask holding a class outside the
+  // schema ("<file>: <n> pixels hold class id <k>, ..."); never ready then.
+  std::vector<std::string> blocked;
 };
 
 // Assigned frames without a final label, in frame id order.
@@ -87,7 +90,8 @@ struct AdjudicationCase {
 };
 
 // Loads the first two annotators (assignment order) with a label. Throws
-// Error when fewer than two labels exist or the masks differ in size.
+// Error when fewer than two labels exist, the masks differ in size, or an
+// assigned annotator's mask holds a class outside the schema.
 AdjudicationCase load_adjudication_case(const Project& project, const std::string& frame);
 
 // Per-pixel difference of the two masks, for the diff view.
@@ -182,7 +186,9 @@ struct AutoAcceptResult {
   int incomplete = 0;          // a CD or mask missing, or unlabeled pixels
   int cd_differs = 0;
   int below_threshold = 0;
+  int blocked = 0;  // a mask holds a class outside the schema
   std::vector<std::string> accepted_frames;
+  std::vector<std::string> blocked_reasons;  // one line per bad mask, naming the file
 };
 
 AutoAcceptResult auto_accept(const Project& project, const AutoAcceptOptions& opt);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/ids.h"
@@ -28,6 +29,8 @@ std::vector<T> load_list(const fs::path& path, const std::string& format, const 
     return j.at(key).get<std::vector<T>>();
   } catch (const json::exception& e) {
     throw Error(path.string(), std::string("bad entry: ") + e.what());
+  } catch (const Error& e) {  // a record's own check names the record and field, we add the file
+    throw Error(path.string(), e.where().empty() ? e.reason() : e.where() + ": " + e.reason());
   }
 }
 
@@ -147,6 +150,66 @@ double number_or_nan(const json& j, const char* key) {
                                                : std::numeric_limits<double>::quiet_NaN();
 }
 
+std::string number_text(double d) {
+  std::ostringstream o;
+  o << d;
+  return o.str();
+}
+
+[[noreturn]] void refuse_number(const json& v, const std::string& field, const std::string& range,
+                                const std::string& what) {
+  const std::string got =
+      v.is_number() ? v.dump() : "not a number (" + std::string(v.type_name()) + ")";
+  throw Error(what, "field '" + field + "' is " + got + ", expected " + range);
+}
+
+// A whole number in [lo, hi] (0 <= lo <= hi); checked before any cast, which
+// would wrap 9223372036854775807 or be undefined for 1e300.
+long long whole_value(const json& v, const std::string& field, long long lo, long long hi,
+                      const std::string& what) {
+  const std::string range = "a whole number in " + std::to_string(lo) + ".." + std::to_string(hi);
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u >= static_cast<std::uint64_t>(lo) && u <= static_cast<std::uint64_t>(hi))
+      return static_cast<long long>(u);
+  } else if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (n >= lo && n <= hi) return n;
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d >= static_cast<double>(lo) && d <= static_cast<double>(hi) && d == std::floor(d))
+      return static_cast<long long>(d);
+  }
+  refuse_number(v, field, range, what);
+}
+
+// A finite number in [lo, hi], or (lo, hi] when above_lo.
+double real_value(const json& v, const std::string& field, double lo, double hi, bool above_lo,
+                  const std::string& what) {
+  if (v.is_number()) {
+    const double d = v.get<double>();
+    if ((above_lo ? d > lo : d >= lo) && d <= hi) return d;
+  }
+  refuse_number(v, field, (above_lo ? "(" : "[") + number_text(lo) + ", " + number_text(hi) + "]",
+                what);
+}
+
+long long whole_field(const json& j, const char* key, long long lo, long long hi,
+                      const std::string& what) {
+  return whole_value(j.at(key), key, lo, hi, what);
+}
+
+double real_field(const json& j, const char* key, double lo, double hi, const std::string& what,
+                  bool above_lo = false) {
+  return real_value(j.at(key), key, lo, hi, above_lo, what);
+}
+
+// An optional field: absent gives `fallback`, present must be in range.
+double real_field_or(const json& j, const char* key, double fallback, double lo, double hi,
+                     const std::string& what) {
+  return j.contains(key) ? real_field(j, key, lo, hi, what) : fallback;
+}
+
 json stored_fov_to_json(const StoredFov& f) {
   json j{{"kind", f.kind}};
   if (f.kind == "circle") {
@@ -194,12 +257,13 @@ void from_json(const json& j, Video& v) {
   require_safe_id(v.id, "video");
   v.patient = j.at("patient").get<std::string>();
   v.sha256 = j.value("sha256", "");
-  v.fps = j.at("fps").get<double>();
-  v.frames = j.at("frames").get<long long>();
-  v.width = j.at("width").get<int>();
-  v.height = j.at("height").get<int>();
+  const std::string what = "video '" + v.id + "'";
+  v.fps = real_field(j, "fps", 0, kMaxVideoFps, what, true);
+  v.frames = whole_field(j, "frames", 1, kMaxVideoFrames, what);
+  v.width = static_cast<int>(whole_field(j, "width", 1, kMaxFrameSide, what));
+  v.height = static_cast<int>(whole_field(j, "height", 1, kMaxFrameSide, what));
   v.codec = j.value("codec", "");
-  v.duration_s = j.value("duration_s", 0.0);
+  v.duration_s = real_field_or(j, "duration_s", 0.0, 0, kMaxSeconds, what);
   v.imported = j.value("imported", "");
   v.fov.reset();
   // Anything but an object reads as a kind-less fov that validate reports.
@@ -215,8 +279,12 @@ void from_json(const json& j, Clip& c) {
   c.id = j.at("id").get<std::string>();
   require_safe_id(c.id, "clip");
   c.video = j.at("video").get<std::string>();
-  c.start = j.at("start").get<long long>();
-  c.end = j.at("end").get<long long>();
+  const std::string what = "clip '" + c.id + "'";
+  c.start = whole_field(j, "start", 0, kMaxVideoFrames - 1, what);
+  c.end = whole_field(j, "end", 1, kMaxVideoFrames, what);
+  if (c.end <= c.start)
+    throw Error(what, "empty or negative frame range: end " + std::to_string(c.end) +
+                          " is not after start " + std::to_string(c.start));
   c.by = j.value("by", "");
   c.note = j.value("note", "");
 }
@@ -237,8 +305,10 @@ void from_json(const json& j, Frame& f) {
   f.clip = j.value("clip", "");
   f.video = j.value("video", "");
   f.patient = j.value("patient", "");
-  f.source_index = j.value("source_index", 0LL);
-  f.time_s = j.value("time_s", 0.0);
+  const std::string what = "frame '" + f.id + "'";
+  f.source_index =
+      j.contains("source_index") ? whole_field(j, "source_index", 0, kMaxVideoFrames - 1, what) : 0;
+  f.time_s = real_field_or(j, "time_s", 0.0, 0, kMaxSeconds, what);
   f.file = j.at("file").get<std::string>();
   f.phash = j.value("phash", "");
 }
@@ -254,11 +324,12 @@ void to_json(json& j, const LabelRecord& r) {
 void from_json(const json& j, LabelRecord& r) {
   r.frame = j.at("frame").get<std::string>();
   r.user = j.at("user").get<std::string>();
+  const std::string what = "label of frame '" + r.frame + "'";
   if (j.contains("cd") && !j["cd"].is_null())
-    r.cd = j["cd"].get<int>();
+    r.cd = static_cast<int>(whole_field(j, "cd", 0, 254, what));  // 255 ids at most
   else
     r.cd.reset();
-  r.time_spent_s = j.value("time_spent_s", 0.0);
+  r.time_spent_s = real_field_or(j, "time_spent_s", 0.0, 0, kMaxSeconds, what);
   r.created = j.value("created", "");
   r.updated = j.value("updated", "");
 }
@@ -274,12 +345,13 @@ void to_json(json& j, const FinalLabel& f) {
 }
 void from_json(const json& j, FinalLabel& f) {
   f.frame = j.at("frame").get<std::string>();
-  f.cd = j.at("cd").get<int>();
+  const std::string what = "final label of frame '" + f.frame + "'";
+  f.cd = static_cast<int>(whole_field(j, "cd", 0, 254, what));
   f.source = j.at("source").get<std::string>();
   f.expert = j.value("expert", "");
   f.time = j.value("time", "");
   f.annotators = j.value("annotators", std::vector<std::string>{});
-  f.agreement_iou = j.value("agreement_iou", -1.0);
+  f.agreement_iou = real_field_or(j, "agreement_iou", -1.0, -1, 1, what);
 }
 
 // ---- Project ----
@@ -309,6 +381,48 @@ static json meta_to_json(const ProjectMeta& m) {
   return j;
 }
 
+namespace {
+
+// project.json's "fov": the manual field-of-view override, coordinates in
+// pixels of a frame no larger than kMaxFrameSide.
+FovOverride parse_fov_override(const json& f, const std::string& where) {
+  FovOverride o;
+  o.mode = f.value("mode", "auto");
+  const std::string what = "extraction field of view";
+  const double side = kMaxFrameSide;
+  if (o.mode == "circle") {
+    o.cx = real_field(f, "cx", 0, side, what);
+    o.cy = real_field(f, "cy", 0, side, what);
+    o.r = real_field(f, "r", 0, side, what, true);
+  } else if (o.mode == "polygon") {
+    const json& pts = f.at("points");
+    if (!pts.is_array() || pts.size() < 3 || pts.size() > 4096)
+      throw Error(where, "field-of-view polygon needs 3 to 4096 points");
+    for (const auto& p : pts) {
+      if (!p.is_array() || p.size() != 2)
+        throw Error(where, "a field-of-view polygon point is not a pair [x, y]");
+      o.polygon.emplace_back(real_value(p[0], "points", 0, side, false, what),
+                             real_value(p[1], "points", 0, side, false, what));
+    }
+  } else if (o.mode != "auto") {
+    throw Error(where, "unknown field-of-view mode '" + o.mode + "' (auto, circle, polygon)");
+  }
+  return o;
+}
+
+ExtractionSettings parse_extraction(const json& e, const std::string& where) {
+  ExtractionSettings x;
+  const std::string what = "extraction";
+  x.fps = real_field_or(e, "fps", 2.0, 0, kMaxVideoFps, what);  // 0: use every_n
+  x.every_n = static_cast<int>(
+      e.contains("every_n") ? whole_field(e, "every_n", 0, kMaxVideoFrames, what) : 0);
+  x.dedupe = real_field_or(e, "dedupe", 0.0, 0, 64, what);  // Hamming distance of 64-bit hashes
+  if (e.contains("fov")) x.fov = parse_fov_override(e["fov"], where);
+  return x;
+}
+
+}  // namespace
+
 ProjectMeta parse_project_meta(const json& j, const fs::path& path) {
   ProjectMeta m;
   const std::string where = path.string();
@@ -316,29 +430,7 @@ ProjectMeta parse_project_meta(const json& j, const fs::path& path) {
     m.name = j.value("name", "");
     m.created = j.value("created", "");
     m.schema = j.at("schema").get<LabelSchema>();
-    if (j.contains("extraction")) {
-      const json& e = j["extraction"];
-      m.extraction.fps = e.value("fps", 2.0);
-      m.extraction.every_n = e.value("every_n", 0);
-      m.extraction.dedupe = e.value("dedupe", 0.0);
-      if (e.contains("fov")) {
-        const json& f = e["fov"];
-        m.extraction.fov.mode = f.value("mode", "auto");
-        if (m.extraction.fov.mode == "circle") {
-          m.extraction.fov.cx = f.at("cx").get<double>();
-          m.extraction.fov.cy = f.at("cy").get<double>();
-          m.extraction.fov.r = f.at("r").get<double>();
-        } else if (m.extraction.fov.mode == "polygon") {
-          for (const auto& p : f.at("points"))
-            m.extraction.fov.polygon.emplace_back(p.at(0).get<double>(), p.at(1).get<double>());
-          if (m.extraction.fov.polygon.size() < 3)
-            throw Error(where, "field-of-view polygon needs at least 3 points");
-        } else if (m.extraction.fov.mode != "auto") {
-          throw Error(where, "unknown field-of-view mode '" + m.extraction.fov.mode +
-                                 "' (auto, circle, polygon)");
-        }
-      }
-    }
+    if (j.contains("extraction")) m.extraction = parse_extraction(j["extraction"], where);
     for (const auto& u : j.value("users", json::array())) {
       User user;
       user.id = u.at("id").get<std::string>();
@@ -349,6 +441,9 @@ ProjectMeta parse_project_meta(const json& j, const fs::path& path) {
     }
   } catch (const json::exception& e) {
     throw Error(where, std::string("bad project file: ") + e.what());
+  } catch (const Error& e) {  // a field check names the field; the file is added here
+    if (e.where() == where) throw;
+    throw Error(where, e.where().empty() ? e.reason() : e.where() + ": " + e.reason());
   }
   m.schema.validate(where);
   return m;
@@ -476,6 +571,8 @@ std::optional<LabelRecord> Project::load_label(const std::string& user,
     return j.get<LabelRecord>();
   } catch (const json::exception& e) {
     throw Error(path.string(), std::string("bad label: ") + e.what());
+  } catch (const Error& e) {
+    throw Error(path.string(), e.where() + ": " + e.reason());
   }
 }
 
@@ -503,6 +600,8 @@ std::optional<FinalLabel> Project::load_final(const std::string& frame) const {
     return j.get<FinalLabel>();
   } catch (const json::exception& e) {
     throw Error(path.string(), std::string("bad final label: ") + e.what());
+  } catch (const Error& e) {
+    throw Error(path.string(), e.where() + ": " + e.reason());
   }
 }
 

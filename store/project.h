@@ -16,6 +16,13 @@ namespace excap {
 
 constexpr int kFormatVersion = 1;
 
+// Bounds on numbers read from project files: far beyond any capsule video,
+// yet small enough that no loop or allocation they size can run away.
+constexpr long long kMaxVideoFrames = 100000000;
+constexpr double kMaxVideoFps = 1000;
+constexpr int kMaxFrameSide = 16384;
+constexpr double kMaxSeconds = 1e9;  // durations and time positions
+
 enum class Role { Annotator, Expert, Engineer, Admin };
 std::string role_name(Role r);
 Role role_from_name(const std::string& s, const std::string& where);  // throws Error

@@ -16,6 +16,9 @@ using nlohmann::json;
 
 namespace {
 
+// The actor command-line tools record when no user is named: not a person.
+constexpr const char* kSystemActor = "system";
+
 class Checker {
  public:
   explicit Checker(const fs::path& dir) : dir_(dir) {}
@@ -26,63 +29,10 @@ class Checker {
     const Project& p = *project;
     schema_ = p.meta().schema;
     for (const auto& u : p.meta().users) users_.insert(u.id);
-
-    std::set<std::string> videos, clips;
-    guard(dir_ / "videos.json", [&] {
-      for (const auto& v : p.load_videos()) {
-        if (!videos.insert(v.id).second) add(dir_ / "videos.json", "video id '" + v.id + "' twice");
-        const std::string why = v.fov ? stored_fov_problem(*v.fov, v.width, v.height) : "";
-        if (!why.empty()) add(dir_ / "videos.json", "video '" + v.id + "': " + why);
-      }
-    });
-    guard(dir_ / "clips.json", [&] {
-      for (const auto& c : p.load_clips()) {
-        if (!clips.insert(c.id).second) add(dir_ / "clips.json", "clip id '" + c.id + "' twice");
-        if (!videos.count(c.video))
-          add(dir_ / "clips.json", "clip '" + c.id + "' refers to unknown video '" + c.video + "'");
-        if (c.end <= c.start || c.start < 0)
-          add(dir_ / "clips.json", "clip '" + c.id + "' has an empty or negative frame range");
-      }
-    });
-    guard(dir_ / "frames.json", [&] {
-      for (const auto& f : p.load_frames()) {
-        if (frame_sizes_.count(f.id)) {
-          add(dir_ / "frames.json", "frame id '" + f.id + "' twice");
-          continue;
-        }
-        if (!f.clip.empty() && !clips.count(f.clip))
-          add(dir_ / "frames.json", "frame '" + f.id + "' refers to unknown clip '" + f.clip + "'");
-        if (!f.video.empty() && !videos.count(f.video))
-          add(dir_ / "frames.json",
-              "frame '" + f.id + "' refers to unknown video '" + f.video + "'");
-        const fs::path img = p.frame_path(f.id);
-        if (f.file != "frames/" + f.id + ".png")
-          add(dir_ / "frames.json",
-              "frame '" + f.id + "' has file '" + f.file + "', expected 'frames/" + f.id + ".png'");
-        std::error_code ec;
-        if (!fs::exists(img, ec)) {
-          add(img, "frame image missing");
-          frame_sizes_[f.id] = cv::Size();
-          continue;
-        }
-        try {
-          frame_sizes_[f.id] = read_frame(img).size();
-        } catch (const Error& e) {
-          add(img, e.reason());
-          frame_sizes_[f.id] = cv::Size();
-        }
-      }
-    });
-    guard(dir_ / "assignments.json", [&] {
-      for (const auto& [frame, who] : p.load_assignments()) {
-        if (!frame_sizes_.count(frame))
-          add(dir_ / "assignments.json", "assignment for unknown frame '" + frame + "'");
-        for (const auto& u : who)
-          if (!users_.count(u))
-            add(dir_ / "assignments.json",
-                "frame '" + frame + "' assigned to unknown user '" + u + "'");
-      }
-    });
+    check_videos();
+    check_clips();
+    check_frames(p);
+    check_assignments(p);
     check_labels(p);
     check_finals(p);
     check_splits(p);
@@ -101,6 +51,153 @@ class Checker {
     } catch (const std::exception& e) {
       add(file, e.what());
     }
+  }
+
+  // Each record of a list file on its own, so one bad record does not hide
+  // the others; `ids` gets every id named, parsed or not, so references to a
+  // bad record are not reported twice. nullopt when the file itself is bad.
+  template <typename T>
+  std::optional<std::vector<T>> records(const char* name, const char* format, const char* key,
+                                        const std::string& noun, std::set<std::string>& ids) {
+    const fs::path file = dir_ / name;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) return std::vector<T>{};
+    json j;
+    try {
+      j = read_versioned_json(file, format);
+    } catch (const Error& e) {
+      add(file, e.reason());
+      return std::nullopt;
+    }
+    if (!j.contains(key) || !j[key].is_array()) {
+      add(file, std::string("no \"") + key + "\" list");
+      return std::nullopt;
+    }
+    std::vector<T> out;
+    for (std::size_t i = 0; i < j[key].size(); ++i) {
+      const json& r = j[key][i];
+      if (r.is_object() && r.contains("id") && r["id"].is_string() &&
+          !ids.insert(r["id"].get<std::string>()).second)
+        add(file, noun + " id '" + r["id"].get<std::string>() + "' twice");
+      try {
+        out.push_back(r.get<T>());
+      } catch (const Error& e) {
+        add(file, e.where().empty() ? e.reason() : e.where() + ": " + e.reason());
+      } catch (const json::exception& e) {
+        add(file, "entry " + std::to_string(i + 1) + ": " + e.what());
+      }
+    }
+    return out;
+  }
+
+  void check_videos() {
+    const fs::path file = dir_ / "videos.json";
+    auto videos = records<Video>("videos.json", "excap-videos", "videos", "video", video_ids_);
+    if (!videos) return;
+    for (const auto& v : *videos) {
+      videos_[v.id] = v;
+      const std::string why = v.fov ? stored_fov_problem(*v.fov, v.width, v.height) : "";
+      if (!why.empty()) add(file, "video '" + v.id + "': " + why);
+    }
+  }
+
+  void check_clips() {
+    const fs::path file = dir_ / "clips.json";
+    auto clips = records<Clip>("clips.json", "excap-clips", "clips", "clip", clip_ids_);
+    if (!clips) return;
+    for (const auto& c : *clips) {
+      clips_[c.id] = c;
+      const std::string what = "clip '" + c.id + "'";
+      if (!video_ids_.count(c.video))
+        add(file, what + " refers to unknown video '" + c.video + "'");
+      auto v = videos_.find(c.video);
+      if (v != videos_.end() && c.end > v->second.frames)
+        add(file, what + " ends at frame " + std::to_string(c.end) + ", past the end of video '" +
+                      c.video + "' (" + std::to_string(v->second.frames) + " frames)");
+      if (c.by.empty())
+        add(file, what + " does not say who chose it (no \"by\")");
+      else if (!users_.count(c.by) && c.by != kSystemActor)
+        add(file, what + " was chosen by '" + c.by + "', who is no user of project.json");
+    }
+  }
+
+  // Where a frame's source index must lie: its clip's range, else its video's.
+  void check_source_index(const Frame& f) {
+    const fs::path file = dir_ / "frames.json";
+    const std::string idx = std::to_string(f.source_index);
+    auto c = clips_.find(f.clip);
+    if (c != clips_.end()) {
+      if (f.source_index < c->second.start || f.source_index >= c->second.end)
+        add(file, "frame '" + f.id + "' has source index " + idx + ", outside its clip '" + f.clip +
+                      "' [" + std::to_string(c->second.start) + ", " +
+                      std::to_string(c->second.end) + ")");
+      return;
+    }
+    auto v = videos_.find(f.video);
+    if (v != videos_.end() && f.source_index >= v->second.frames)
+      add(file, "frame '" + f.id + "' has source index " + idx + ", past the end of video '" +
+                    f.video + "' (" + std::to_string(v->second.frames) + " frames)");
+  }
+
+  void check_frames(const Project& p) {
+    const fs::path file = dir_ / "frames.json";
+    std::set<std::string> ids;
+    auto frames = records<Frame>("frames.json", "excap-frames", "frames", "frame", ids);
+    for (const auto& id : ids) frame_sizes_[id] = cv::Size();  // known, size unknown yet
+    if (!frames) return;
+    std::set<std::string> named;
+    for (const auto& f : *frames) {
+      named.insert(f.file);
+      if (!f.clip.empty() && !clip_ids_.count(f.clip))
+        add(file, "frame '" + f.id + "' refers to unknown clip '" + f.clip + "'");
+      if (!f.video.empty() && !video_ids_.count(f.video))
+        add(file, "frame '" + f.id + "' refers to unknown video '" + f.video + "'");
+      check_source_index(f);
+      if (f.file != "frames/" + f.id + ".png")
+        add(file,
+            "frame '" + f.id + "' has file '" + f.file + "', expected 'frames/" + f.id + ".png'");
+      read_frame_size(p.frame_path(f.id), f.id);
+    }
+    check_orphans(named);
+  }
+
+  void read_frame_size(const fs::path& img, const std::string& id) {
+    std::error_code ec;
+    if (!fs::exists(img, ec)) {
+      add(img, "frame image missing");
+      return;
+    }
+    try {
+      frame_sizes_[id] = read_frame(img).size();
+    } catch (const Error& e) {
+      add(img, e.reason());
+    }
+  }
+
+  // Files in frames/ that no record names: left by a lost write, or planted.
+  void check_orphans(const std::set<std::string>& named) {
+    const fs::path dir = dir_ / "frames";
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.find(".tmp-") != std::string::npos) continue;  // a write in progress or a crash
+      if (!named.count("frames/" + name))
+        add(e.path(), "orphan: no record in frames.json names this file");
+    }
+  }
+
+  void check_assignments(const Project& p) {
+    guard(dir_ / "assignments.json", [&] {
+      for (const auto& [frame, who] : p.load_assignments()) {
+        if (!frame_sizes_.count(frame))
+          add(dir_ / "assignments.json", "assignment for unknown frame '" + frame + "'");
+        for (const auto& u : who)
+          if (!users_.count(u))
+            add(dir_ / "assignments.json",
+                "frame '" + frame + "' assigned to unknown user '" + u + "'");
+      }
+    });
   }
 
   std::optional<Project> open_project() {
@@ -254,6 +351,9 @@ class Checker {
   fs::path dir_;
   LabelSchema schema_;
   std::set<std::string> users_;
+  std::set<std::string> video_ids_, clip_ids_;  // every id named, parsed or not
+  std::map<std::string, Video> videos_;         // the records that parsed
+  std::map<std::string, Clip> clips_;
   std::map<std::string, cv::Size> frame_sizes_;
   std::vector<Problem> problems_;
 };

@@ -273,3 +273,52 @@ TEST_CASE("final source: a final label with another source is refused, naming th
   CHECK_THROWS_AS(auto_accept(cp.project(), {0.9, "excap", false}), Error);
   CHECK_FALSE(load_final_label(cp.project(), "f004").has_value());  // no label is no error
 }
+
+TEST_CASE("a mask holding a class outside the schema blocks its frame, naming file, class, count") {
+  test::CurationProject cp("adjudication-out-of-schema");
+  cp.add_frames(3);
+  cp.assign_all({"a", "b"});
+  const cv::Mat m = test::planted_mask(32);
+  cv::Mat nine = m.clone(), two_hundred = m.clone();
+  nine(cv::Rect(0, 0, 3, 1)).setTo(9);  // 3 pixels
+  two_hundred.at<std::uint8_t>(10, 10) = 200;
+  cv::Mat unlabeled = m.clone();
+  unlabeled.at<std::uint8_t>(0, 0) = cecd::kIgnore;  // the ignore index blocks nothing
+  cp.label("a", "f000", 0, nine);
+  cp.label("b", "f000", 0, m);
+  cp.label("a", "f001", 0, m);
+  cp.label("b", "f001", 0, two_hundred);
+  cp.label("a", "f002", 0, m);
+  cp.label("b", "f002", 0, unlabeled);
+  const Project& p = cp.project();
+
+  const auto frames = undecided_frames(p);
+  REQUIRE(frames.size() == 3);
+  REQUIRE(frames[0].blocked.size() == 1);
+  CHECK(frames[0].blocked[0].find(p.label_mask_path("a", "f000").string()) == 0);
+  CHECK(frames[0].blocked[0].find("3 pixel(s) hold class id 9") != std::string::npos);
+  CHECK_FALSE(frames[0].ready);
+  CHECK_FALSE(frames[0].auto_acceptable);
+  REQUIRE(frames[1].blocked.size() == 1);
+  CHECK(frames[1].blocked[0].find("labels/b/f001.png: 1 pixel(s) hold class id 200") !=
+        std::string::npos);
+  CHECK_FALSE(frames[1].ready);
+  CHECK(frames[2].blocked.empty());
+  CHECK(frames[2].ready);
+  CHECK(next_undecided_frame(p) == std::optional<std::string>("f002"));
+
+  CHECK_THROWS_WITH_AS(load_adjudication_case(p, "f000"),
+                       doctest::Contains("f000.png: 3 pixel(s) hold class id 9"), Error);
+  CHECK_THROWS_WITH_AS(load_adjudication_case(p, "f001"), doctest::Contains("class id 200"), Error);
+
+  AutoAcceptOptions opt;
+  opt.iou_threshold = 0.0;
+  const AutoAcceptResult r = auto_accept(p, opt);
+  CHECK(r.blocked == 2);
+  REQUIRE(r.blocked_reasons.size() == 2);
+  CHECK(r.blocked_reasons[0].find("frame 'f000' refused: ") == 0);
+  CHECK(r.blocked_reasons[0].find("class id 9") != std::string::npos);
+  CHECK(r.blocked_reasons[1].find("class id 200") != std::string::npos);
+  CHECK_FALSE(p.load_final("f000"));
+  CHECK_FALSE(p.load_final("f001"));
+}

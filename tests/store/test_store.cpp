@@ -239,3 +239,110 @@ TEST_CASE("the schema rejects broken class tables") {
   CHECK_THROWS_WITH_AS(s.validate("x"), doctest::Contains("twice"), Error);
   CHECK_THROWS_AS(schema_by_name("nope"), Error);
 }
+
+namespace {
+
+// videos.json / clips.json / frames.json with one record whose `field` is the
+// raw JSON text `value`, around a sound record.
+void write_record(const fs::path& file, const char* format, const char* key, nlohmann::json rec,
+                  const std::string& field, const std::string& value) {
+  rec[field] = nlohmann::json::parse(value);
+  write_json_atomic(file, {{"format", format}, {"version", 1}, {key, {rec}}});
+}
+
+const nlohmann::json kVideo = {{"id", "v1"},      {"patient", "p-1"}, {"fps", 10},
+                               {"frames", 100},   {"width", 32},      {"height", 24},
+                               {"duration_s", 10}};
+const nlohmann::json kClip = {{"id", "c1"}, {"video", "v1"}, {"start", 0}, {"end", 50}};
+const nlohmann::json kFrame = {
+    {"id", "v1_000000"}, {"clip", "c1"}, {"source_index", 0}, {"file", "frames/v1_000000.png"}};
+
+}  // namespace
+
+TEST_CASE(
+    "numbers in videos.json out of any real video's range are refused, naming file and field") {
+  ScratchDir tmp("store-bounds-videos");
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const fs::path file = tmp / "proj" / "videos.json";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"frames", "-1"},     {"frames", "1e300"},    {"frames", "0"},
+      {"frames", "2.5"},    {"frames", "\"100\""},  {"frames", "9223372036854775807"},
+      {"fps", "0"},         {"fps", "-25"},         {"fps", "null"},
+      {"fps", "1e300"},     {"fps", "5000"},        {"width", "1e9"},
+      {"width", "0"},       {"height", "16385"},    {"height", "18446744073709551615"},
+      {"duration_s", "-1"}, {"duration_s", "1e300"}};
+  for (const auto& [field, value] : bad) {
+    write_record(file, "excap-videos", "videos", kVideo, field, value);
+    CHECK_THROWS_WITH_AS(
+        p.load_videos(),
+        doctest::Contains(("videos.json: video 'v1': field '" + field + "'").c_str()), Error);
+  }
+  write_record(file, "excap-videos", "videos", kVideo, "fps", "29.97");
+  REQUIRE(p.load_videos().size() == 1);
+  CHECK(p.load_videos()[0].frames == 100);
+}
+
+TEST_CASE("clip and frame positions beyond any video are refused when read") {
+  ScratchDir tmp("store-bounds-clips");
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  const fs::path clips = tmp / "proj" / "clips.json";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"start", "1e30"}, {"start", "-1"}, {"end", "9223372036854775807"},
+      {"end", "1e300"},  {"end", "0"},    {"start", "0.5"}};
+  for (const auto& [field, value] : bad) {
+    write_record(clips, "excap-clips", "clips", kClip, field, value);
+    CHECK_THROWS_WITH_AS(
+        p.load_clips(), doctest::Contains(("clips.json: clip 'c1': field '" + field + "'").c_str()),
+        Error);
+  }
+  // A well-typed but empty range is refused as well.
+  write_record(clips, "excap-clips", "clips", kClip, "start", "50");
+  CHECK_THROWS_WITH_AS(p.load_clips(), doctest::Contains("empty or negative frame range"), Error);
+
+  const fs::path frames = tmp / "proj" / "frames.json";
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, std::string>>{{"source_index", "-3"},
+                                                        {"source_index", "1e30"},
+                                                        {"time_s", "-1"},
+                                                        {"time_s", "1e300"}}) {
+    write_record(frames, "excap-frames", "frames", kFrame, field, value);
+    CHECK_THROWS_WITH_AS(
+        p.load_frames(),
+        doctest::Contains(("frames.json: frame 'v1_000000': field '" + field + "'").c_str()),
+        Error);
+  }
+}
+
+TEST_CASE("label, final label and project.json numbers are bounded when read") {
+  ScratchDir tmp("store-bounds-labels");
+  Project p = Project::create(tmp / "proj", cecd_schema(), {{"a", Role::Annotator}});
+  atomic_write(p.label_json_path("a", "f1"),
+               R"({"format":"excap-label","version":1,"frame":"f1","user":"a","cd":1e300})");
+  CHECK_THROWS_WITH_AS(p.load_label("a", "f1"), doctest::Contains("f1.json"), Error);
+  CHECK_THROWS_WITH_AS(p.load_label("a", "f1"), doctest::Contains("field 'cd'"), Error);
+  atomic_write(p.label_json_path("a", "f1"),
+               R"({"format":"excap-label","version":1,"frame":"f1","user":"a","time_spent_s":-4})");
+  CHECK_THROWS_WITH_AS(p.load_label("a", "f1"), doctest::Contains("field 'time_spent_s'"), Error);
+  atomic_write(p.final_json_path("f1"),
+               R"({"format":"excap-final","version":1,"frame":"f1","cd":-1,"source":"A"})");
+  CHECK_THROWS_WITH_AS(p.load_final("f1"), doctest::Contains("final/f1.json"), Error);
+  CHECK_THROWS_WITH_AS(p.load_final("f1"), doctest::Contains("field 'cd'"), Error);
+
+  const fs::path pj = tmp / "proj" / "project.json";
+  const nlohmann::json good = read_json_file(pj);
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"fps", "-1"}, {"fps", "1e300"}, {"every_n", "1e30"}, {"dedupe", "-2"}}) {
+    nlohmann::json j = good;
+    j["extraction"][field] = nlohmann::json::parse(value);
+    write_json_atomic(pj, j);
+    CHECK_THROWS_WITH_AS(
+        Project::open(tmp / "proj"),
+        doctest::Contains(("project.json: extraction: field '" + field + "'").c_str()), Error);
+  }
+  nlohmann::json j = good;
+  j["extraction"]["fov"] = {{"mode", "circle"}, {"cx", 10}, {"cy", 10}, {"r", 1e300}};
+  write_json_atomic(pj, j);
+  CHECK_THROWS_WITH_AS(Project::open(tmp / "proj"), doctest::Contains("field 'r'"), Error);
+  write_json_atomic(pj, good);
+  CHECK_NOTHROW(Project::open(tmp / "proj"));
+}
