@@ -988,3 +988,31 @@ TEST_CASE("fuzz: validate reports on damaged projects and throws nothing but exc
   std::printf("fuzz %-18s %6ld damaged projects with problems reported\n", "validate", reported);
   if (!std::getenv("EXCAP_FUZZ_SEED")) CHECK(reported > kValidateCases / 2);
 }
+
+TEST_CASE("a project file nested very deep or holding a number beyond a double is an Error") {
+  ProjectCopy copy("deep");
+  const fs::path clips = copy.root() / "clips.json";
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  write_bytes(clips, R"({"format": "excap-clips", "version": 1, "clips": )" + deep + "}");
+  CHECK_THROWS_WITH_AS(Project::open(copy.root()).load_clips(), doctest::Contains("nested deeper"),
+                       Error);
+  write_bytes(clips, R"({"format": "excap-clips", "version": 1, "clips": [], "x": 1e999})");
+  CHECK_THROWS_WITH_AS(Project::open(copy.root()).load_clips(), doctest::Contains("malformed JSON"),
+                       Error);
+  // Brackets inside strings, escaped quotes included, do not count as nesting.
+  write_bytes(clips, R"({"format": "excap-clips", "version": 1, "clips": [], "x": "\"[[[[)" +
+                         std::string(200, '[') + "\"}");
+  CHECK(Project::open(copy.root()).load_clips().empty());
+}
+
+TEST_CASE("a safetensors header nested very deep is an Error") {
+  test::ScratchDir dir("fuzz-deep-header");
+  std::string header = R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": )" +
+                       std::string(100000, '[') + std::string(100000, ']') + "}}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  write_bytes(dir / "t.safetensors", le64(header.size()) + header + "x");
+  CHECK_THROWS_WITH_AS(safetensors::read(dir / "t.safetensors"), doctest::Contains("nests deeper"),
+                       Error);
+  CHECK_THROWS_WITH_AS(safetensors::read_header(dir / "t.safetensors"),
+                       doctest::Contains("nests deeper"), Error);
+}
