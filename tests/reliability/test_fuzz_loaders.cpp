@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/error.h"
@@ -81,6 +82,9 @@ std::uint64_t vm_size_bytes() {
 class MemoryBound {
  public:
   MemoryBound() {
+    signal(SIGALRM, on_alarm);
+    // OpenCV's worker threads reserve stacks and arenas by the core count: not ours to bound.
+    cv::setNumThreads(1);
 #ifndef EXCAP_FUZZ_SANITIZED
     const std::uint64_t vm = vm_size_bytes();
     if (!vm || getrlimit(RLIMIT_AS, &old_) != 0) return;
@@ -90,11 +94,11 @@ class MemoryBound {
     if (old_.rlim_max != RLIM_INFINITY && old_.rlim_max < r.rlim_cur) return;
     set_ = setrlimit(RLIMIT_AS, &r) == 0;
 #endif
-    signal(SIGALRM, on_alarm);
   }
   ~MemoryBound() {
     alarm(0);
     if (set_) setrlimit(RLIMIT_AS, &old_);
+    cv::setNumThreads(threads_);
   }
   MemoryBound(const MemoryBound&) = delete;
   MemoryBound& operator=(const MemoryBound&) = delete;
@@ -102,6 +106,7 @@ class MemoryBound {
  private:
   rlimit old_{};
   bool set_ = false;
+  int threads_ = cv::getNumThreads();
 };
 
 struct Tally {
@@ -682,6 +687,17 @@ TEST_CASE("an image declaring a giant size is refused before anything is allocat
     bmp[18 + k] = bmp[22 + k] = static_cast<char>((side >> (8 * k)) & 0xff);
   write_bytes(file, bmp);
   CHECK_THROWS_WITH_AS(read_frame(file), doctest::Contains("pixels"), Error);
+  std::string jpeg = encoded(bmp_base, ".jpg");
+  const auto sof = jpeg.find("\xff\xc0");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = jpeg[sof + 7] = '\x75', jpeg[sof + 6] = jpeg[sof + 8] = '\x30';  // 30000 x 30000
+  write_bytes(file, jpeg);
+  CHECK_THROWS_WITH_AS(read_frame(file), doctest::Contains("30000x30000 pixels"), Error);
+  // Every valid kind of image still reads: the header check refuses none of them.
+  for (const auto& [kind, bytes] : png_bases()) {
+    write_bytes(file, bytes);
+    CHECK_MESSAGE(read_frame(file).rows > 0, kind);
+  }
 }
 
 namespace {
