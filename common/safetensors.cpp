@@ -40,6 +40,7 @@ constexpr std::array<DTypeInfo, 13> kDTypes{{
 
 // The reference implementation refuses headers above 100 MB; so do we.
 constexpr std::uint64_t kMaxHeader = 100'000'000;
+constexpr int kMaxHeaderDepth = 16;
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
@@ -82,6 +83,7 @@ nlohmann::json parse_header_json(std::string_view text, const std::string& where
     throw Error(where, "safetensors header does not start with '{'");
   std::set<std::string> seen;
   std::string duplicate;
+  bool too_deep = false;
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(
@@ -90,11 +92,16 @@ nlohmann::json parse_header_json(std::string_view text, const std::string& where
           if (depth == 1 && ev == nlohmann::json::parse_event_t::key &&
               !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
             duplicate = parsed.get<std::string>();
-          return true;
+          // A header nests 3 levels; a deeper value is dropped, as copying it would recurse.
+          if (depth > kMaxHeaderDepth) too_deep = true;
+          return depth <= kMaxHeaderDepth;
         });
   } catch (const nlohmann::json::exception& e) {
     throw Error(where, std::string("safetensors header is not valid JSON: ") + e.what());
   }
+  if (too_deep)
+    throw Error(where, "safetensors header nests deeper than " + std::to_string(kMaxHeaderDepth) +
+                           " levels");
   if (!j.is_object()) throw Error(where, "safetensors header is not a JSON object");
   if (!duplicate.empty())
     throw Error(where, "tensor '" + duplicate + "' appears twice in the header");

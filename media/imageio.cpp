@@ -1,17 +1,57 @@
 #include "media/imageio.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <utility>
 
 #include "common/error.h"
 
 namespace excap {
+
+// Far above any video frame (8192 x 8192); a header claiming more is hostile or corrupt.
+constexpr long long kMaxImagePixels = 1LL << 26;
+
+static long long be_at(const std::vector<std::uint8_t>& b, std::size_t at, int n) {
+  long long v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | b[at + i];
+  return v;
+}
+
+// Width and height a PNG, BMP or JPEG header declares ({0, 0} when unknown),
+// read before decoding so the decoder never allocates from an unchecked size.
+static std::pair<long long, long long> declared_size(const std::vector<std::uint8_t>& b) {
+  static const std::uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() >= 24 && std::equal(png, png + 8, b.begin()))
+    return {be_at(b, 16, 4), be_at(b, 20, 4)};
+  if (b.size() >= 26 && b[0] == 'B' && b[1] == 'M') {
+    auto le32 = [&](std::size_t at) {
+      return static_cast<std::int32_t>(b[at] | b[at + 1] << 8 | b[at + 2] << 16 |
+                                       static_cast<std::uint32_t>(b[at + 3]) << 24);
+    };
+    return {std::llabs(le32(18)), std::llabs(le32(22))};
+  }
+  if (b.size() < 4 || b[0] != 0xff || b[1] != 0xd8) return {0, 0};
+  for (std::size_t at = 2; at + 9 <= b.size() && b[at] == 0xff;) {
+    const int m = b[at + 1];
+    if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc)
+      return {be_at(b, at + 7, 2), be_at(b, at + 5, 2)};  // SOFn: height, then width
+    at += 2 + static_cast<std::size_t>(be_at(b, at + 2, 2));
+  }
+  return {0, 0};
+}
 
 static cv::Mat decode(const fs::path& path, int flags, const char* what) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path.string(), std::string(what) + " file not found");
   std::vector<std::uint8_t> bytes = read_bytes(path);
   if (bytes.empty()) throw Error(path.string(), std::string(what) + " file is empty");
+  const auto [w, h] = declared_size(bytes);
+  if (w > kMaxImagePixels || h > kMaxImagePixels || w * h > kMaxImagePixels)
+    throw Error(path.string(), std::string(what) + " declares " + std::to_string(w) + "x" +
+                                   std::to_string(h) + " pixels, above the limit of " +
+                                   std::to_string(kMaxImagePixels));
   cv::Mat m;
   try {
     m = cv::imdecode(bytes, flags);

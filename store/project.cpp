@@ -83,11 +83,40 @@ const User* ProjectMeta::find_user(const std::string& id) const {
   return nullptr;
 }
 
+// Project files nest a few levels; copying a value nested far deeper would
+// recurse past the stack, so such a file is refused unparsed.
+constexpr int kMaxJsonDepth = 64;
+
+static bool nested_deeper_than(const std::string& text, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 json read_json_file(const fs::path& path) {
   const std::string text = read_file(path);
+  if (nested_deeper_than(text, kMaxJsonDepth))
+    throw Error(path.string(),
+                "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond a double (1e999)
     throw Error(path.string(), std::string("malformed JSON: ") + e.what());
   }
 }

@@ -10,12 +10,18 @@
 
 namespace excap::test {
 
+// libarchive may fail without a message (a null string).
+static std::string error_text(archive* a) {
+  const char* e = archive_error_string(a);
+  return e ? e : "libarchive failed without a message";
+}
+
 void write_zip(const fs::path& zip, const std::vector<ZipEntrySpec>& entries) {
   std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(),
                                                             archive_write_free);
   archive_write_set_format_zip(a.get());
   if (archive_write_open_filename(a.get(), zip.c_str()) != ARCHIVE_OK)
-    throw std::runtime_error(zip.string() + ": " + archive_error_string(a.get()));
+    throw std::runtime_error(zip.string() + ": " + error_text(a.get()));
   for (const auto& e : entries) {
     std::unique_ptr<archive_entry, decltype(&archive_entry_free)> h(archive_entry_new(),
                                                                     archive_entry_free);
@@ -29,12 +35,12 @@ void write_zip(const fs::path& zip, const std::vector<ZipEntrySpec>& entries) {
     }
     archive_entry_set_perm(h.get(), 0644);
     if (archive_write_header(a.get(), h.get()) != ARCHIVE_OK)
-      throw std::runtime_error(zip.string() + ": " + archive_error_string(a.get()));
+      throw std::runtime_error(zip.string() + ": " + error_text(a.get()));
     if (!e.data.empty() && archive_write_data(a.get(), e.data.data(), e.data.size()) < 0)
-      throw std::runtime_error(zip.string() + ": " + archive_error_string(a.get()));
+      throw std::runtime_error(zip.string() + ": " + error_text(a.get()));
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK)
-    throw std::runtime_error(zip.string() + ": " + archive_error_string(a.get()));
+    throw std::runtime_error(zip.string() + ": " + error_text(a.get()));
 }
 
 void zip_folder(const fs::path& dir, const fs::path& zip) {
