@@ -216,8 +216,27 @@ std::vector<std::string> orphan_frames(const fs::path& dir) {
   return out;
 }
 
+// The checks on a completed extraction: valid, no orphan or temp file, the
+// frame set (records and pixels) equal to the uninterrupted one's. Returns the losses.
+int check_extract_complete(const fs::path& ref, const fs::path& dir) {
+  check_extract_state(dir);
+  std::string out;
+  CHECK_MESSAGE(
+      test::run_command({test::built_binary("excap"), "validate", dir.string()}, &out) == 0, out);
+  const auto orphans = orphan_frames(dir);
+  CHECK_MESSAGE(orphans.empty(), "orphan: " << (orphans.empty() ? "" : orphans.front()));
+  const auto temps = temp_files(dir);
+  CHECK_MESSAGE(temps.empty(), "left behind: " << (temps.empty() ? "" : temps.front()));
+  check_logs(dir);
+  const int losses = frame_differences(ref, dir);
+  CHECK(losses == 0);
+  return losses;
+}
+
 }  // namespace
 
+// Series of killed runs on one project; a run that finishes before its kill
+// ends the series (checked like the final run), and the next starts afresh.
 TEST_CASE(
     "SIGKILL during extract: every state consistent, the completed set equals an "
     "uninterrupted extraction") {
@@ -237,24 +256,24 @@ TEST_CASE(
   REQUIRE(Project::open(ref).load_frames().size() == 630);
 
   Figures fig("extract");
+  int series = 1;
   std::mt19937 rng(20240612);
   std::uniform_real_distribution<double> when(0, whole_s);
-  for (int round = 0; round < 12; ++round) {
-    fig.count(wait_or_kill(spawn(extract_argv(dir), tmp / "killed.log"), when(rng)));
+  for (int round = 0; round < 24 && fig.kills < 12; ++round) {
+    const Ending e = wait_or_kill(spawn(extract_argv(dir), tmp / "killed.log"), when(rng));
+    fig.count(e);
     check_extract_state(dir);
+    if (e.killed) continue;
+    CHECK(e.exit_code == 0);
+    fig.losses += check_extract_complete(ref, dir);
+    fs::remove_all(dir);
+    fs::copy(tmp / "base", dir, fs::copy_options::recursive);
+    ++series;
   }
   run_to_end(extract_argv(dir), tmp / "killed.log");
-  check_extract_state(dir);
-  std::string out;
-  CHECK_MESSAGE(
-      test::run_command({test::built_binary("excap"), "validate", dir.string()}, &out) == 0, out);
-  CHECK(orphan_frames(dir).empty());
-  const auto temps = temp_files(dir);
-  CHECK_MESSAGE(temps.empty(), "left behind: " << (temps.empty() ? "" : temps.front()));
-  check_logs(dir);
-  fig.losses = frame_differences(ref, dir);
-  CHECK(fig.losses == 0);
-  fig.print(", uninterrupted run " + std::to_string(whole_s) + " s");
+  fig.losses += check_extract_complete(ref, dir);
+  fig.print(", series " + std::to_string(series) + ", uninterrupted run " +
+            std::to_string(whole_s) + " s");
 }
 
 // ---------------------------------------------------------------- train
@@ -337,8 +356,31 @@ std::map<int, double> loss_curve(const fs::path& run_dir) {
   return out;
 }
 
+// The checks on a completed run: at its last iteration, no temp file, the
+// loss of every iteration and the final weights equal the uninterrupted run's
+// (runs.md: a resumed run matches an uninterrupted one). Returns the losses.
+int check_train_complete(const fs::path& project, const fs::path& run) {
+  check_run_state(run);
+  CHECK(nlohmann::json::parse(read_file(run / "checkpoints/latest.json"))["iter"].get<int>() ==
+        kTrainIters);
+  const auto temps = temp_files(run);
+  CHECK_MESSAGE(temps.empty(), "left behind: " << (temps.empty() ? "" : temps.front()));
+  const auto want = loss_curve(project / "runs/ref"), got = loss_curve(run);
+  CHECK(want.size() == static_cast<std::size_t>(kTrainIters));
+  int curve_differences = 0;
+  for (const auto& [it, loss] : want)
+    if (!got.count(it) || got.at(it) != loss) ++curve_differences;
+  CHECK(curve_differences == 0);
+  const int weights_differ = weight_differences(project / "runs/ref", run);
+  CHECK(weights_differ == 0);
+  return curve_differences + weights_differ;
+}
+
 }  // namespace
 
+// Series of killed runs, each resumed with --resume once it has a checkpoint
+// (before that, the first command again); a run that finishes before its kill
+// ends the series, checked like the final one, and the next series is a new run.
 TEST_CASE("SIGKILL during train: resume completes, checkpoint loads, log whole, same weights") {
   test::ScratchDir tmp("kill-train");
   test::SyntheticSetOptions o;
@@ -349,44 +391,35 @@ TEST_CASE("SIGKILL during train: resume completes, checkpoint loads, log whole, 
       {test::built_binary("excap"), "pack", tmp.path().string(), "--split", "syn", "--size", "32"},
       tmp / "pack.log");
   const double whole_s = run_to_end(train_argv(tmp.path(), "ref", false), tmp / "ref.log");
-  const fs::path run = tmp / "runs/killed";
 
   Figures fig("train");
+  int series = 1;
+  auto run_name = [&] { return "killed-" + std::to_string(series); };
+  auto has_checkpoint = [&] {
+    return fs::exists(tmp / "runs" / run_name() / "checkpoints/latest.json");
+  };
   std::mt19937 rng(612);
   std::uniform_real_distribution<double> when(0, whole_s);
-  for (int round = 0; round < 10; ++round) {
-    const bool resume = fs::exists(run / "checkpoints/latest.json");
-    const Ending e =
-        wait_or_kill(spawn(train_argv(tmp.path(), "killed", resume), tmp / "k.log"), when(rng));
+  for (int round = 0; round < 20 && fig.kills < 8; ++round) {
+    const Ending e = wait_or_kill(
+        spawn(train_argv(tmp.path(), run_name(), has_checkpoint()), tmp / "k.log"), when(rng));
     fig.count(e);
-    check_run_state(run);
-    if (!e.killed) {
-      CHECK_MESSAGE(e.exit_code == 0, read_file(tmp / "k.log"));
-      break;  // finished: the remaining rounds would resume a completed run
-    }
+    check_run_state(tmp / "runs" / run_name());
+    if (e.killed) continue;
+    CHECK_MESSAGE(e.exit_code == 0, read_file(tmp / "k.log"));
+    fig.losses += check_train_complete(tmp.path(), tmp / "runs" / run_name());
+    ++series;
   }
-  run_to_end(train_argv(tmp.path(), "killed", fs::exists(run / "checkpoints/latest.json")),
-             tmp / "k.log");
-  check_run_state(run);
-  CHECK(nlohmann::json::parse(read_file(run / "checkpoints/latest.json"))["iter"].get<int>() ==
-        kTrainIters);
+  run_to_end(train_argv(tmp.path(), run_name(), has_checkpoint()), tmp / "k.log");
+  fig.losses += check_train_complete(tmp.path(), tmp / "runs" / run_name());
   std::string out;
   CHECK_MESSAGE(test::run_command({test::built_binary("excap"), "eval", tmp.path().string(),
-                                   "--run", "killed", "--device", "cpu", "--threads", "1"},
+                                   "--run", run_name(), "--device", "cpu", "--threads", "1"},
                                   &out) == 0,
                 out);
-  const auto temps = temp_files(run);
-  CHECK_MESSAGE(temps.empty(), "left behind: " << (temps.empty() ? "" : temps.front()));
-  const auto want = loss_curve(tmp / "runs/ref"), got = loss_curve(run);
-  CHECK(want.size() == static_cast<std::size_t>(kTrainIters));
-  int curve_differences = 0;
-  for (const auto& [it, loss] : want)
-    if (!got.count(it) || got.at(it) != loss) ++curve_differences;
-  CHECK(curve_differences == 0);
-  const int weights_differ = weight_differences(tmp / "runs/ref", run);
-  CHECK(weights_differ == 0);
-  fig.losses = curve_differences + weights_differ;
-  fig.print(", uninterrupted run " + std::to_string(whole_s) + " s");
+  CHECK(fig.losses == 0);
+  fig.print(", series " + std::to_string(series) + ", uninterrupted run " +
+            std::to_string(whole_s) + " s");
 }
 #endif
 
