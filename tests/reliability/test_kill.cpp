@@ -276,6 +276,35 @@ TEST_CASE(
             std::to_string(whole_s) + " s");
 }
 
+namespace {
+
+// The pid of a process that has ended (started, waited for and reaped).
+long dead_pid() {
+  const pid_t pid = spawn({"/bin/true"}, "/dev/null");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<long>(pid);
+}
+
+}  // namespace
+
+// A kill during frames.json's atomic write leaves its temp file beside it:
+// the next extraction removes it, but never a live writer's.
+TEST_CASE("extract removes the frames.json temp of a writer killed mid-write") {
+  test::ScratchDir tmp("kill-extract-temp");
+  const fs::path video = tmp / "exam.mkv";
+  test::write_test_video(video, {20, 10});
+  Project p = Project::create(tmp / "proj", cecd_schema());
+  add_clip(p, import_video(p, video, "Test Patient", "u").id, 0, 20, "u", "");
+  const fs::path dead = p.root() / ("frames.json.tmp-" + std::to_string(dead_pid()) + "-1f");
+  const fs::path live = p.root() / ("frames.json.tmp-" + std::to_string(::getpid()) + "-2f");
+  std::ofstream(dead) << "[";
+  std::ofstream(live) << "[";
+  run_to_end(extract_argv(p.root()), tmp / "extract.log");
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+}
+
 // ---------------------------------------------------------------- train
 
 #ifdef EXCAP_TEST_HAVE_MODEL_PROGRAM
@@ -283,7 +312,8 @@ namespace {
 
 constexpr int kTrainIters = 30;
 
-std::vector<std::string> train_argv(const fs::path& project, const std::string& run, bool resume) {
+std::vector<std::string> train_argv(const fs::path& project, const std::string& run, bool resume,
+                                    int iters = kTrainIters) {
   std::vector<std::string> a = {test::built_binary("excap"),
                                 "train",
                                 project.string(),
@@ -302,7 +332,7 @@ std::vector<std::string> train_argv(const fs::path& project, const std::string& 
                                 "--seed",
                                 "7",
                                 "--iters",
-                                std::to_string(kTrainIters),
+                                std::to_string(iters),
                                 "--val-interval",
                                 "5",
                                 "--log-interval",
@@ -420,6 +450,29 @@ TEST_CASE("SIGKILL during train: resume completes, checkpoint loads, log whole, 
   CHECK(fig.losses == 0);
   fig.print(", series " + std::to_string(series) + ", uninterrupted run " +
             std::to_string(whole_s) + " s");
+}
+
+// A kill during config.json's atomic write leaves its temp in the run folder;
+// the run's next start (fresh or resumed) removes it.
+TEST_CASE("train removes the config.json temp of a run killed mid-write") {
+  test::ScratchDir tmp("kill-train-temp");
+  test::SyntheticSetOptions o;
+  o.size = 32;
+  o.train = 8, o.val = 4, o.test = 4;
+  test::make_synthetic_project(tmp.path(), "syn", o);
+  run_to_end(
+      {test::built_binary("excap"), "pack", tmp.path().string(), "--split", "syn", "--size", "32"},
+      tmp / "pack.log");
+  const fs::path run = tmp / "runs/r";
+  ensure_dir(run);
+  std::ofstream(run / "config.json.tmp-1234-5f") << "{";
+  auto argv = train_argv(tmp.path(), "r", false, 2);
+  run_to_end(argv, tmp / "train.log");
+  CHECK(temp_files(run).empty());
+  std::ofstream(run / "config.json.tmp-1234-6f") << "{";
+  argv.push_back("--resume");
+  run_to_end(argv, tmp / "train.log");
+  CHECK(temp_files(run).empty());
 }
 #endif
 
