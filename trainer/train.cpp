@@ -184,6 +184,7 @@ void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
     std::error_code ec;
     fs::remove(r.dir / "metrics.jsonl", ec);  // a fresh run starts a fresh log
   }
+  remove_stale_temp_files(r.dir);  // config.json temps of a process killed mid-write
   nlohmann::json config_json = r.cfg;
   config_json["format"] = "excap-run-config";
   config_json["version"] = 1;
