@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/fsutil.h"
 #include "common/resources.h"
+#include "common/text.h"
 #ifdef EXCAP_HAVE_OPENCV
 #include "bench/extract_bench.h"
 #endif
@@ -27,20 +28,20 @@ namespace {
 int print_extract_bench(const ExtractBenchOptions& o) {
   const ExtractBenchResult r = bench_extract(o);
   const Video& v = r.video;
-  std::cout << "video      " << v.width << "x" << v.height << " " << v.codec << ", " << v.fps
-            << " fps, " << v.frames << " frames\n";
+  std::cout << "video      " << v.width << "x" << v.height << " " << printable(v.codec) << ", "
+            << v.fps << " fps, " << v.frames << " frames\n";
   std::cout << "import     " << std::fixed << std::setprecision(3) << r.import_s
             << " s (probe + sha256; not part of the comparison)\n";
   std::cout << "excap      " << r.excap_s << " s for " << r.report.written << " PNG frames at "
             << o.fps << " fps (field of view detected and blanked, dHash, frames.json)\n";
-  for (const auto& w : r.report.warnings) std::cerr << "excap: warning: " << w << "\n";
+  for (const auto& w : r.report.warnings) std::cerr << "excap: warning: " << printable(w) << "\n";
   if (!r.ffmpeg_found) {
     std::cout << "ffmpeg     not found on PATH: comparison skipped\n";
     return 0;
   }
-  const std::string line = display_command(r.ffmpeg_argv);
+  const std::string line = printable(display_command(r.ffmpeg_argv));
   if (!r.ffmpeg_ok) {
-    std::cerr << "excap: ffmpeg failed (" << line << "): " << r.ffmpeg_failure << "\n";
+    std::cerr << "excap: ffmpeg failed (" << line << "): " << printable(r.ffmpeg_failure) << "\n";
     return 1;
   }
   std::cout << "ffmpeg     " << r.ffmpeg_s << " s for " << r.ffmpeg_frames << " PNG frames ("

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "curation/adjudication.h"
 #include "curation/agreement.h"
 #include "curation/assign.h"
@@ -28,16 +29,21 @@ void add_assign(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("--annotators", opt->annotators, "Annotator ids, comma-separated")
       ->required()
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(safe_name());
   cmd->add_option("--per-frame", opt->per_frame, "Annotators per frame")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed of the tie-breaking order")->capture_default_str();
-  cmd->add_option("--by", *by, "Who runs it (audit log)")->capture_default_str();
+  auto* by_opt = cmd->add_option("--by", *by, "Who runs it (a project user; audit log)")
+                     ->check(safe_name())
+                     ->capture_default_str();
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (by_opt->count() > 0) require_project_user(p, *by, "--by");
+    for (const auto& a : opt->annotators) require_project_user(p, a, "--annotators");
     AssignResult r = assign_project(p, *opt, *by);
     std::cout << "frames " << r.frames_total << ": newly assigned " << r.newly_assigned
               << ", topped up " << r.topped_up << ", unchanged " << r.unchanged << "\nload:";
-    for (const auto& [a, n] : r.load) std::cout << " " << a << "=" << n;
+    for (const auto& [a, n] : r.load) std::cout << " " << printable(a) << "=" << n;
     std::cout << "\n";
     return 0;
   });
@@ -67,7 +73,8 @@ void add_agreement(CLI::App& app, Registry& reg) {
     AgreementReport r = compute_agreement(p, *opt);
     const fs::path o = out->empty() ? p.root() / "reports" / "agreement" : fs::path(*out);
     write_agreement_report(p, r, o, opt->worst_frames);
-    std::cout << agreement_summary(r) << "report: " << (o / "agreement.md").string() << "\n";
+    std::cout << agreement_summary(r) << "report: " << printable((o / "agreement.md").string())
+              << "\n";
     return 0;
   });
 }
@@ -91,10 +98,15 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
   cmd->add_option("--simulated-expert", *truth,
                   "Demo only: settle the remaining frames region by region from ground truth "
                   "in this folder (<frame>.png + truth.json)");
-  cmd->add_option("--expert", *expert, "Expert user id for --simulated-expert");
-  cmd->add_option("--by", opt->by, "Who runs it (audit log)")->capture_default_str();
+  auto* expert_opt = cmd->add_option("--expert", *expert, "Expert user id for --simulated-expert")
+                         ->check(safe_name());
+  auto* by_opt = cmd->add_option("--by", opt->by, "Who runs it (a project user; audit log)")
+                     ->check(safe_name())
+                     ->capture_default_str();
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (by_opt->count() > 0) require_project_user(p, opt->by, "--by");
+    if (expert_opt->count() > 0) require_project_user(p, *expert, "--expert");
     if (*threshold < 0 && !*list && truth->empty())
       throw Error("adjudicate",
                   "nothing to do: give --auto-accept IOU, --list or --simulated-expert");
@@ -112,7 +124,8 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
     if (!truth->empty()) {
       if (expert->empty()) throw Error("--simulated-expert", "give --expert NAME");
       SimulatedExpertResult r = simulated_expert(p, *expert, truth_from_folder(*truth));
-      std::cout << "simulated expert '" << *expert << "' decided " << r.decided << " frames (";
+      std::cout << "simulated expert '" << printable(*expert) << "' decided " << r.decided
+                << " frames (";
       bool first = true;
       for (const auto& [s, n] : r.by_source)
         std::cout << (first ? "" : ", ") << s << " " << n, first = false;
@@ -123,12 +136,13 @@ void add_adjudicate(CLI::App& app, Registry& reg) {
       auto frames = undecided_frames(p, t);
       std::cout << frames.size() << " undecided frame(s)\n";
       for (const auto& u : frames) {
-        std::cout << "  " << u.frame << "  labels " << u.labeled << "/" << u.annotators.size()
+        std::cout << "  " << printable(u.frame) << "  labels " << u.labeled << "/"
+                  << u.annotators.size()
                   << (!u.blocked.empty() ? "  blocked"
                       : u.ready          ? "  ready"
                                          : "  waiting")
                   << (u.auto_acceptable ? "  auto-acceptable" : "") << "\n";
-        for (const auto& why : u.blocked) std::cout << "    " << why << "\n";
+        for (const auto& why : u.blocked) std::cout << "    " << printable(why) << "\n";
       }
     }
     return 0;
@@ -142,7 +156,9 @@ void add_split(CLI::App& app, Registry& reg) {
   auto dir = std::make_shared<std::string>();
   auto opt = std::make_shared<SplitOptions>();
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--name", opt->name, "Split name (splits/NAME.json)")->required();
+  cmd->add_option("--name", opt->name, "Split name (splits/NAME.json)")
+      ->required()
+      ->check(safe_name());
   cmd->add_option("--ratios", opt->ratios, "train,val[,test]")
       ->delimiter(',')
       ->capture_default_str();
@@ -154,7 +170,7 @@ void add_split(CLI::App& app, Registry& reg) {
     Project p = Project::open(*dir);
     Split s = make_split(p, *opt, final_mask_histogram(p));
     save_split(p, s, opt->overwrite);
-    std::cout << split_table(s) << "written: " << p.split_path(s.name).string() << "\n";
+    std::cout << split_table(s) << "written: " << printable(p.split_path(s.name).string()) << "\n";
     return 0;
   });
 }
@@ -170,7 +186,7 @@ void add_exchange(CLI::App& app, Registry& reg) {
     auto no_images = std::make_shared<bool>(false);
     cmd->add_option("DIR", *dir, "Project folder")->required();
     cmd->add_option("OUT", *out, "New or empty output folder")->required();
-    cmd->add_option("--split", opt->split, "Split name")->required();
+    cmd->add_option("--split", opt->split, "Split name")->required()->check(safe_name());
     cmd->add_option("--format", opt->format, "mmseg | cvat-mask")
         ->check(CLI::IsMember({"mmseg", "cvat-mask"}))
         ->capture_default_str();
@@ -179,7 +195,8 @@ void add_exchange(CLI::App& app, Registry& reg) {
       Project p = Project::open(*dir);
       opt->with_images = !*no_images;
       ExportResult r = export_dataset(p, *opt, *out);
-      std::cout << "exported " << r.frames << " frames (" << opt->format << ") to " << *out << ":";
+      std::cout << "exported " << r.frames << " frames (" << opt->format << ") to "
+                << printable(*out) << ":";
       for (const auto& [s, n] : r.per_subset) std::cout << " " << s << " " << n;
       std::cout << (r.unlabeled_label ? "; unlabeled pixels carry the label 'unlabeled'" : "")
                 << "\n";
@@ -199,13 +216,17 @@ void add_exchange(CLI::App& app, Registry& reg) {
     cmd->add_option("--format", *format, "cvat-mask")
         ->check(CLI::IsMember({"cvat-mask"}))
         ->capture_default_str();
-    cmd->add_option("--user", opt->user, "Whose labels the masks become")->required();
+    cmd->add_option("--user", opt->user, "Whose labels the masks become (a project user)")
+        ->required()
+        ->check(safe_name());
     cmd->add_flag("--overwrite", opt->overwrite, "Replace that user's existing labels");
     reg.add(cmd, [=] {
       Project p = Project::open(*dir);
+      require_project_user(p, opt->user, "--user");
       ImportResult r = import_cvat_masks(p, *src, *opt);
-      std::cout << "imported " << r.imported << " masks as '" << opt->user << "'; skipped "
-                << r.skipped_existing << " existing; without CD " << r.without_cd << "\n";
+      std::cout << "imported " << r.imported << " masks as '" << printable(opt->user)
+                << "'; skipped " << r.skipped_existing << " existing; without CD " << r.without_cd
+                << "\n";
       return 0;
     });
   }

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "common/text.h"
 #include "store/project.h"
 #ifdef EXCAP_HAVE_OPENCV
 #include "store/validate.h"
@@ -45,8 +46,8 @@ void add_init_command(CLI::App& app, Registry& reg) {
   reg.add(cmd, [=] {
     Project p = Project::create(*dir, schema_by_name(*schema), parse_users(*users));
     p.audit("system", "init", {{"schema", *schema}});
-    std::cout << "created project " << p.root().string() << " (schema " << *schema << ", "
-              << p.meta().users.size() << " users)\n";
+    std::cout << "created project " << printable(p.root().string()) << " (schema " << *schema
+              << ", " << p.meta().users.size() << " users)\n";
     return 0;
   });
 }
@@ -79,13 +80,13 @@ nlohmann::json project_counts(const Project& p) {
 
 void print_counts_table(const nlohmann::json& j) {
   const nlohmann::json& per_user = j["users"];
-  std::cout << "project   " << j["project"].get<std::string>() << " (schema "
+  std::cout << "project   " << printable(j["project"].get<std::string>()) << " (schema "
             << j["schema"].get<std::string>() << ")\n"
             << "videos    " << j["videos"] << "\n"
             << "clips     " << j["clips"] << "\n"
             << "frames    " << j["frames"] << " (" << j["assigned"] << " assigned)\n";
   for (auto it = per_user.begin(); it != per_user.end(); ++it)
-    std::cout << "  " << std::left << std::setw(12) << it.key() << std::setw(10)
+    std::cout << "  " << std::left << std::setw(12) << printable(it.key()) << std::setw(10)
               << it.value()["role"].get<std::string>() << it.value()["labels"] << " labeled, "
               << it.value()["with_cd"] << " with a clearness degree\n";
   std::cout << "adjudicated " << j["adjudicated"] << "\n"
@@ -117,19 +118,29 @@ void add_validate_command(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   reg.add(cmd, [=] {
     const auto problems = validate_project(*dir);
-    for (const auto& pr : problems) std::cout << pr.file << ": " << pr.reason << "\n";
+    for (const auto& pr : problems)
+      std::cout << printable(pr.file) << ": " << printable(pr.reason) << "\n";
     if (problems.empty()) {
-      std::cout << "project " << *dir << " is valid\n";
+      std::cout << "project " << printable(*dir) << " is valid\n";
       return 0;
     }
     std::cerr << problems.size() << " problem" << (problems.size() == 1 ? "" : "s") << " found in "
-              << *dir << "\n";
+              << printable(*dir) << "\n";
     return 1;
   });
 }
 #endif
 
 }  // namespace
+
+void require_project_user(const Project& p, const std::string& user, const std::string& option) {
+  if (p.meta().find_user(user)) return;
+  std::string known;
+  for (const auto& u : p.meta().users) known += (known.empty() ? "" : ", ") + u.id;
+  throw Error(option + " " + printable(user),
+              "not a user of this project (" + (p.root() / "project.json").string() +
+                  " lists: " + (known.empty() ? std::string("nobody") : known) + ")");
+}
 
 void register_project_commands(CLI::App& app, Registry& reg) {
   add_init_command(app, reg);

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "stage1/stage1.h"
 
 namespace excap::cli {
@@ -73,13 +74,14 @@ void print_report(const ExtractReport& r) {
   std::cout << "written " << r.written << ", kept existing " << r.kept_existing
             << ", near-duplicates skipped " << r.duplicates_skipped << ", failed " << r.failed
             << "\n";
-  for (const auto& w : r.warnings) std::cerr << "excap: warning: " << w << "\n";
+  for (const auto& w : r.warnings) std::cerr << "excap: warning: " << printable(w) << "\n";
 }
 
 const Video& video_by_id(const std::vector<Video>& videos, const std::string& id) {
   for (const auto& v : videos)
     if (v.id == id) return v;
-  throw Error("--video " + id, "no such video in this project (excap clips list shows them)");
+  throw Error("--video " + printable(id),
+              "no such video in this project (excap clips list shows them)");
 }
 
 void register_import(CLI::App& app, Registry& reg) {
@@ -92,13 +94,16 @@ void register_import(CLI::App& app, Registry& reg) {
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("VIDEO", *video, "Video file")->required();
   cmd->add_option("--patient", *patient, "Patient name (stored only as a keyed hash)")->required();
-  cmd->add_option("--user", *user, "Who imports (audit log)")->capture_default_str();
+  auto* user_opt = cmd->add_option("--user", *user, "Who imports (a project user; audit log)")
+                       ->check(safe_name())
+                       ->capture_default_str();
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (user_opt->count() > 0) require_project_user(p, *user, "--user");
     const Video v = import_video(p, *video, *patient, *user);
-    std::cout << "imported " << v.id << ": " << v.width << "x" << v.height << ", " << v.codec
-              << ", " << v.fps << " fps, " << v.frames << " frames (" << format_time(v.duration_s)
-              << "), patient " << v.patient << "\n";
+    std::cout << "imported " << v.id << ": " << v.width << "x" << v.height << ", "
+              << printable(v.codec) << ", " << v.fps << " fps, " << v.frames << " frames ("
+              << format_time(v.duration_s) << "), patient " << v.patient << "\n";
     return 0;
   });
 }
@@ -111,22 +116,25 @@ void register_relink(CLI::App& app, Registry& reg) {
   auto user = std::make_shared<std::string>("system");
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("VIDEO", *where, "Video file or folder holding it")->required();
-  cmd->add_option("--user", *user, "Who relinks (audit log)")->capture_default_str();
+  auto* user_opt = cmd->add_option("--user", *user, "Who relinks (a project user; audit log)")
+                       ->check(safe_name())
+                       ->capture_default_str();
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (user_opt->count() > 0) require_project_user(p, *user, "--user");
     std::error_code ec;
     if (fs::is_directory(*where, ec)) {
       const auto found = relink_folder(p, *where, *user);
       for (const auto& [id, path] : found)
-        std::cout << "relinked " << id << " -> " << path.string() << "\n";
+        std::cout << "relinked " << id << " -> " << printable(path.string()) << "\n";
       if (found.empty()) {
-        std::cerr << "excap: no file under " << *where << " matches an imported video\n";
+        std::cerr << "excap: no file under " << printable(*where) << " matches an imported video\n";
         return 1;
       }
       return 0;
     }
     const std::string id = relink_video(p, *where, *user);
-    std::cout << "relinked " << id << " -> " << video_source(p, id).string() << "\n";
+    std::cout << "relinked " << id << " -> " << printable(video_source(p, id).string()) << "\n";
     return 0;
   });
 }
@@ -155,14 +163,17 @@ void register_clips_add(CLI::App* clips, Registry& reg) {
   auto user = std::make_shared<std::string>("system");
   auto merge = std::make_shared<bool>(false);
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--video", *video, "Video id")->required();
+  cmd->add_option("--video", *video, "Video id")->required()->check(safe_name());
   cmd->add_option("--from", *from, "In point: hh:mm:ss.mmm or a frame number")->required();
   cmd->add_option("--to", *to, "Out point, exclusive: hh:mm:ss.mmm or a frame number")->required();
   cmd->add_option("--note", *note, "Free-text note");
-  cmd->add_option("--user", *user, "Who chose the clip")->capture_default_str();
+  auto* user_opt = cmd->add_option("--user,--by", *user, "Who chose the clip (a project user)")
+                       ->check(safe_name())
+                       ->capture_default_str();
   cmd->add_flag("--merge", *merge, "Merge with overlapping clips instead of refusing");
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (user_opt->count() > 0) require_project_user(p, *user, "--user");
     const auto videos = p.load_videos();
     const Video& v = video_by_id(videos, *video);
     const long long a = parse_frame_position(*from, v.fps);
@@ -189,7 +200,7 @@ void register_clips_list(CLI::App* clips, Registry& reg) {
   auto video = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--video", *video, "Only this video's clips");
+  cmd->add_option("--video", *video, "Only this video's clips")->check(safe_name());
   cmd->add_flag("--json", *as_json, "Print JSON");
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
@@ -208,11 +219,12 @@ void register_clips_list(CLI::App* clips, Registry& reg) {
         out.push_back(j);
         continue;
       }
-      std::cout << c.id << "  video " << c.video << "  frames [" << c.start << ", " << c.end << ")";
+      std::cout << printable(c.id) << "  video " << printable(c.video) << "  frames [" << c.start
+                << ", " << c.end << ")";
       if (fps > 0)
         std::cout << "  " << format_time(c.start / fps) << " - " << format_time(c.end / fps);
-      std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << c.by;
-      if (!c.note.empty()) std::cout << "  \"" << c.note << "\"";
+      std::cout << "  extracted " << frames_per_clip[c.id] << "  by " << printable(c.by);
+      if (!c.note.empty()) std::cout << "  \"" << printable(c.note) << "\"";
       std::cout << "\n";
     }
     if (*as_json) std::cout << out.dump(2) << "\n";
@@ -227,11 +239,14 @@ void register_clips_remove(CLI::App* clips, Registry& reg) {
   auto drop = std::make_shared<bool>(false);
   auto user = std::make_shared<std::string>("system");
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("CLIP", *clip, "Clip id")->required();
+  cmd->add_option("CLIP", *clip, "Clip id")->required()->check(safe_name());
   cmd->add_flag("--drop-frames", *drop, "Also delete the frames extracted from it");
-  cmd->add_option("--user", *user, "Who removes it (audit log)")->capture_default_str();
+  auto* user_opt = cmd->add_option("--user", *user, "Who removes it (a project user; audit log)")
+                       ->check(safe_name())
+                       ->capture_default_str();
   reg.add(cmd, [=] {
     Project p = Project::open(*dir);
+    if (user_opt->count() > 0) require_project_user(p, *user, "--user");
     remove_clip(p, *clip, *drop, *user);
     std::cout << "removed " << *clip << "\n";
     return 0;
@@ -302,12 +317,15 @@ void register_extract(CLI::App& app, Registry& reg) {
       cmd->add_option("--dedupe", args->dedupe,
                       "Skip a frame whose dHash differs from the last kept one in at most T of 64 "
                       "bits (0..64, 0 = off; default: project.json)");
-  cmd->add_option("--clip", opt->clip_id, "Only this clip");
-  cmd->add_option("--user", opt->user, "Who extracts (audit log)")->capture_default_str();
+  cmd->add_option("--clip", opt->clip_id, "Only this clip")->check(safe_name());
+  auto* user_opt = cmd->add_option("--user", opt->user, "Who extracts (a project user; audit log)")
+                       ->check(safe_name())
+                       ->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "No progress line");
   reg.add(cmd, [=] {
     ExtractOptions o = checked_extract_options(*args, *opt);
     Project p = Project::open(*dir);
+    if (user_opt->count() > 0) require_project_user(p, o.user, "--user");
     auto progress = std::make_shared<TerminalProgress>("extract");
     if (!*quiet) o.progress = [progress](long long d, long long t) { (*progress)(d, t); };
     const ExtractReport r = extract_frames(p, o);

@@ -114,7 +114,9 @@ void register_pack_command(CLI::App& app, Registry& reg) {
   auto opt = std::make_shared<trainer::PackOptions>();
   auto out = std::make_shared<std::string>();
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--split", opt->split, "Split name (splits/NAME.json)")->required();
+  cmd->add_option("--split", opt->split, "Split name (splits/NAME.json)")
+      ->required()
+      ->check(safe_name());
   cmd->add_option("--size", opt->size, "Square size in pixels (the paper: 240)")
       ->capture_default_str();
   cmd->add_option("--out", *out, "Output folder (default DIR/packed/SPLIT-SIZE)");
@@ -135,7 +137,8 @@ void register_pack_command(CLI::App& app, Registry& reg) {
 
 // Every `excap train` option but DIR and --resume, bound to `cfg`; returns --iters.
 CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
-  cmd->add_option("--split", cfg.split, "Split name (packed with `excap pack`)");
+  cmd->add_option("--split", cfg.split, "Split name (packed with `excap pack`)")
+      ->check(safe_name());
   add_model_options(cmd, cfg.model);
   auto* iters = cmd->add_option("--iters", cfg.iters, "Iterations, >= 1 (paper: 30000)")
                     ->capture_default_str();
@@ -168,7 +171,8 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
   cmd->add_option("--seed", cfg.seed, "Seed of initialisation, batches and augmentation")
       ->capture_default_str();
   cmd->add_option("--init", cfg.init, "Initial weights (safetensors, loaded by name)");
-  cmd->add_option("--run", cfg.run, "Run name (runs/NAME); default SPLIT-MODEL-BACKBONE");
+  cmd->add_option("--run", cfg.run, "Run name (runs/NAME); default SPLIT-MODEL-BACKBONE")
+      ->check(safe_name());
   return iters;
 }
 
@@ -261,8 +265,10 @@ void register_eval_command(CLI::App& app, Registry& reg) {
   auto dir = std::make_shared<std::string>();
   auto opt = std::make_shared<trainer::EvalOptions>();
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--run", opt->run, "Run name")->required();
-  cmd->add_option("--subset", opt->subset, "Subset of the run's split")->capture_default_str();
+  cmd->add_option("--run", opt->run, "Run name")->required()->check(safe_name());
+  cmd->add_option("--subset", opt->subset, "Subset of the run's split")
+      ->check(safe_name())
+      ->capture_default_str();
   cmd->add_option("--checkpoint", opt->checkpoint,
                   "best, latest or a weights file. The run's own checkpoints write "
                   "runs/RUN/eval/SUBSET/; a weights file writes runs/RUN/eval/SUBSET-STEM/ "
@@ -271,14 +277,15 @@ void register_eval_command(CLI::App& app, Registry& reg) {
       ->capture_default_str();
   cmd->add_option("--out", opt->out,
                   "Folder name under runs/RUN/eval/ for the results (not SUBSET with a "
-                  "weights file)");
+                  "weights file)")
+      ->check(safe_name());
   cmd->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--batch", opt->batch, "Inference batch size (>= 1)")->capture_default_str();
   reg.add(cmd, [=] {
     if (opt->batch < 1) throw Error("--batch", "must be >= 1, got " + std::to_string(opt->batch));
     const trainer::EvalResult r = trainer::evaluate_run(*dir, *opt);
-    const fs::path run_dir = fs::path(*dir) / "runs" / opt->run;
+    const fs::path run_dir = safe_child(fs::path(*dir) / "runs", opt->run, "", "run");
 #ifdef EXCAP_HAVE_OPENCV
     const fs::path out = trainer::write_eval_files(run_dir, r, /*write_predictions_tensor=*/false);
     const fs::path report =
@@ -300,8 +307,13 @@ void register_compare_command(CLI::App& app, Registry& reg) {
   auto subset = std::make_shared<std::string>("test");
   auto out = std::make_shared<std::string>();
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--runs", *runs, "Run names, comma separated")->required()->delimiter(',');
-  cmd->add_option("--subset", *subset, "Evaluated subset")->capture_default_str();
+  cmd->add_option("--runs", *runs, "Run names, comma separated")
+      ->required()
+      ->delimiter(',')
+      ->check(safe_name());
+  cmd->add_option("--subset", *subset, "Evaluated subset")
+      ->check(safe_name())
+      ->capture_default_str();
   cmd->add_option("--out", *out, "Also write the table to this Markdown file");
   reg.add(cmd, [=] {
     const std::string md =

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/triage_args.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "stage1/stage1.h"
 #include "triage/triage.h"
 
@@ -52,20 +53,20 @@ int run_triage_command(const TriageCli& o) {
     };
   trainer::TriageModel model = trainer::load_triage_model(t.run_dir, t.checkpoint);
   if (!o.quiet)
-    std::cerr << "triage: " << t.video.string() << " with run '"
-              << model.run_dir.filename().string() << "' (" << model.config.model.arch << "/"
-              << model.config.model.backbone << ", "
-              << model.weights.parent_path().filename().string() << ")\n";
+    std::cerr << "triage: " << printable(t.video.string()) << " with run '"
+              << printable(model.run_dir.filename().string()) << "' (" << model.config.model.arch
+              << "/" << model.config.model.backbone << ", "
+              << printable(model.weights.parent_path().filename().string()) << ")\n";
   trainer::TriageResult r = trainer::run_triage(t, model);
   if (!o.quiet && tty) std::cerr << "\n";
   trainer::write_triage_outputs(r, o.out);
-  for (const auto& w : r.warnings) std::cerr << "triage: warning: " << w << "\n";
+  for (const auto& w : r.warnings) std::cerr << "triage: warning: " << printable(w) << "\n";
   std::cout << (r.interrupted ? "interrupted: " : "") << "triaged " << r.processed << " of "
             << r.planned << " frames in " << hms(r.wall_s) << " ("
             << (r.wall_s > 0 ? r.processed / r.wall_s : 0.0) << " frames/s, " << r.device << ", "
             << r.fold.folded_pairs << " conv+BN folded); kept " << r.kept << " (quota " << r.quota
             << ")\n"
-            << "wrote " << (fs::path(o.out) / "frames.csv").string()
+            << "wrote " << printable((fs::path(o.out) / "frames.csv").string())
             << ", summary.json, timeline.png, "
             << "contact_sheet.png\n";
   return r.interrupted ? 130 : 0;

@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "common/ids.h"
+
+namespace excap {
+class Project;
+}
 namespace excap::model {
 struct ModelConfig;
 }
@@ -35,6 +40,17 @@ inline CLI::App* group(CLI::App& app, const std::string& name, const std::string
     return g;
   }
 }
+
+// The one check of every name given on a command line (subset, run, split,
+// user, clip, video, frame): common/ids.h's rule, so a name can never leave
+// the project. CLI11 names the option in its message.
+inline CLI::Validator safe_name() {
+  return CLI::Validator([](std::string& s) { return safe_id_problem(s); }, "NAME", "safe name");
+}
+
+// Throws Error naming `option` when `user` is not a user of project.json:
+// a command acting for a user acts only for one the project knows.
+void require_project_user(const Project& p, const std::string& user, const std::string& option);
 
 // One function per command group (cli/cmd_<group>.cpp).
 void register_project_commands(CLI::App& app, Registry& reg);  // init, info, validate

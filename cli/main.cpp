@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/text.h"
 
 #ifndef EXCAP_VERSION
 #define EXCAP_VERSION "0.0.0"
@@ -59,10 +60,10 @@ int main(int argc, char** argv) {
     std::cerr << "excap: no command given (see excap --help)\n";
     return 2;
   } catch (const excap::Error& e) {
-    std::cerr << "excap: error: " << e.what() << "\n";
+    std::cerr << "excap: error: " << excap::printable(e.what()) << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "excap: error: " << e.what() << "\n";
+    std::cerr << "excap: error: " << excap::printable(e.what()) << "\n";
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 #include "common/ids.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace excap {
 
@@ -16,14 +17,21 @@ bool is_safe_id(std::string_view id) {
   return true;
 }
 
+const std::string& safe_id_rule() {
+  static const std::string rule =
+      "ids are 1-128 characters of letters, digits, '.', '_' and '-', may not start with '.' or "
+      "'-' and may not contain '..' (they name files inside the project)";
+  return rule;
+}
+
+std::string safe_id_problem(std::string_view id) {
+  if (is_safe_id(id)) return {};
+  return "'" + printable(id) + "' is not allowed: " + safe_id_rule();
+}
+
 void require_safe_id(std::string_view id, std::string_view what) {
   if (is_safe_id(id)) return;
-  std::string shown;
-  for (char c : id) shown += (c == '\0') ? std::string("\\0") : std::string(1, c);
-  throw Error(std::string(what) + " id '" + shown + "'",
-              "not allowed: ids are 1-128 characters of letters, digits, '.', '_' and '-', "
-              "may not start with '.' or '-' and may not contain '..' (they name files inside "
-              "the project)");
+  throw Error(std::string(what) + " id '" + printable(id) + "'", "not allowed: " + safe_id_rule());
 }
 
 fs::path safe_child(const fs::path& root, std::string_view id, std::string_view suffix,

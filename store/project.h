@@ -26,6 +26,9 @@ constexpr double kMaxSeconds = 1e9;  // durations and time positions
 enum class Role { Annotator, Expert, Engineer, Admin };
 std::string role_name(Role r);
 Role role_from_name(const std::string& s, const std::string& where);  // throws Error
+// Who may choose clips, and so see the raw video with its burned-in name, date
+// and time (the Clips workspace): experts, engineers and admins, not annotators.
+inline bool may_choose_clips(Role r) { return r != Role::Annotator; }
 
 struct User {
   std::string id;

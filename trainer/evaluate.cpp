@@ -111,6 +111,8 @@ std::string folder_safe(const std::string& text) {
 }  // namespace
 
 std::string eval_folder_name(const EvalOptions& opt) {
+  // The subset names the packed file read and the folder written: a safe name only.
+  require_safe_id(opt.subset, "subset");
   if (!opt.out.empty()) {
     require_safe_id(opt.out, "--out");
     if (!own_checkpoint(opt) && opt.out == opt.subset)

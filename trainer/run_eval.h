@@ -23,7 +23,8 @@ struct EvalOptions {
 // (<subset>-<parent folder> for a file named weights.safetensors, as in a
 // checkpoint folder), so it never replaces the run's own eval/<subset>/.
 // options.out, when given, is used as is: a single safe name, and not
-// <subset> for a weights file. Throws excap::Error otherwise.
+// <subset> for a weights file. The subset, too, must be a safe name
+// (common/ids.h), as it names the packed file read. Throws excap::Error otherwise.
 std::string eval_folder_name(const EvalOptions& options);
 
 // Loads the run's config and checkpoint, predicts the packed subset of the

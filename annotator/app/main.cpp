@@ -1,5 +1,5 @@
 // excap-studio DIR --user NAME [--workspace clips|label|adjudicate]
-//              [--frame ID] [--screenshot out.png] [--bench]
+//              [--frame ID] [--screenshot out.png [--browse N]] [--bench]
 // The GLFW/GL main loop over the studio's workspaces; argument parsing only.
 #include <imgui.h>
 #include <CLI/CLI.hpp>
@@ -16,6 +16,8 @@
 #include "annotator/ui/studio.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/ids.h"
+#include "common/text.h"
 #include "media/imageio.h"
 
 using namespace excap;
@@ -28,7 +30,7 @@ struct AppOptions {
   StudioOptions studio;
   std::string screenshot, settings_path, size_text = "1280x800";
   int width = 1280, height = 800;
-  int shot_frames = 8, bench_frames = 200;
+  int shot_frames = 8, bench_frames = 200, browse = 0;
   bool bench = false, version = false;
   float opacity = -1.f, scale = 0.f;
   // Screenshot and bench runs leave no trace: no vsync, no imgui.ini, no settings saved.
@@ -41,13 +43,18 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
   CLI::App app{"ExCap Studio: clip selection, double-blind labeling and adjudication"};
   std::string project;
   app.add_option("DIR", project, "Project folder");
-  app.add_option("--user", o.studio.user, "Your user id (from project.json)");
+  app.add_option("--user", o.studio.user, "Your user id (from project.json)")
+      ->check(CLI::Validator([](std::string& s) { return safe_id_problem(s); }, "NAME"));
   app.add_option("--workspace", o.studio.workspace, "clips | label | adjudicate")
       ->check(CLI::IsMember({"clips", "label", "adjudicate"}));
   app.add_option("--frame", o.studio.frame, "Open this frame first");
   app.add_option("--screenshot", o.screenshot, "Render a few frames, save the window as PNG, exit");
   app.add_option("--screenshot-frames", o.shot_frames, "Frames to render before the screenshot")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--browse", o.browse,
+                 "With --screenshot: open the next frame of the list N times first, as the "
+                 "Next frame key does")
+      ->check(CLI::Range(0, 10000));
   app.add_flag("--bench", o.bench,
                "Print the frame time and the per-stroke mask update time, exit");
   app.add_option("--bench-frames", o.bench_frames, "Frames to time")->check(CLI::Range(10, 100000));
@@ -133,14 +140,20 @@ bool take_screenshot(StudioWindow& win, const Studio& studio, const AppOptions& 
 
 void run_loop(StudioWindow& win, Studio& studio, const AppOptions& o) {
   auto last = Clock::now();
-  int rendered = 0, quiet_frames = 0;
+  int rendered = 0, quiet_frames = 0, browsed = 0;
   while (!win.should_close() && !studio.quit_requested()) {
     const auto now = Clock::now();
     const double dt = std::max(1e-4, std::chrono::duration<double>(now - last).count());
     last = now;
     win.begin_frame(idle_wait(studio, o.headless(), quiet_frames));
+    const bool browsing = !o.screenshot.empty() && browsed < o.browse;
+    if (browsing && rendered % 2 == 1) {  // every other frame, so each opened one is drawn
+      studio.browse_next();
+      ++browsed;
+    }
     studio.frame(dt);
-    if (!o.screenshot.empty() && take_screenshot(win, studio, o, ++rendered)) break;
+    ++rendered;
+    if (!browsing && !o.screenshot.empty() && take_screenshot(win, studio, o, rendered)) break;
     win.end_frame();
   }
 }
@@ -174,7 +187,7 @@ int main(int argc, char** argv) {
   try {
     return run_studio(o);
   } catch (const std::exception& e) {
-    std::cerr << "excap-studio: " << e.what() << "\n";
+    std::cerr << "excap-studio: " << printable(e.what()) << "\n";
     return 1;
   }
 }

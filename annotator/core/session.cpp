@@ -72,11 +72,17 @@ Session Session::open(const fs::path& dir, const std::string& user) {
   for (std::size_t i : shuffled_order(mine.size(), user_order_seed(user, p.meta().created)))
     s.order_.push_back(mine[i]);
   s.assigned_.insert(mine.begin(), mine.end());
+  // Opening writes nothing: stale temp files are removed before the first save.
+  return s;
+}
+
+void Session::remove_interrupted_writes() const {
+  if (temp_files_checked_) return;
+  temp_files_checked_ = true;
   // Crash restore: a write interrupted before its rename leaves a temp file.
   std::error_code ec;
-  const fs::path mine_dir = p.label_mask_path(user, "x").parent_path();
+  const fs::path mine_dir = project_.label_mask_path(user_, "x").parent_path();
   if (fs::is_directory(mine_dir, ec)) remove_stale_temp_files(mine_dir);
-  return s;
 }
 
 void Session::require_assigned(const std::string& frame) const {
@@ -134,6 +140,7 @@ std::unique_ptr<LabelDocument> Session::open_frame(const std::string& frame) con
 
 LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) const {
   require_assigned(doc.frame_id());
+  remove_interrupted_writes();  // on the UI thread, before this session's first write
   LabelSnapshot s;
   s.frame = doc.frame_id();
   s.mask = doc.mask().clone();

@@ -71,6 +71,7 @@ class Session {
  private:
   Session(Project p, std::string user, Role role);
   void require_assigned(const std::string& frame) const;
+  void remove_interrupted_writes() const;  // once, before the first save
 
   Project project_;
   std::string user_;
@@ -78,6 +79,7 @@ class Session {
   std::vector<std::string> order_;
   std::set<std::string> assigned_;
   mutable std::map<std::string, FrameEntry> cache_;
+  mutable bool temp_files_checked_ = false;
 };
 
 }  // namespace excap::annotator

@@ -226,8 +226,8 @@ void LabelWorkspace::apply_queued() {
 void LabelWorkspace::open_index(int index) {
   if (doc_) {
     editor_.cancel();
-    // Viewing alone creates no label; time spent is kept once there is one.
-    if (doc_->dirty() || had_record_) save_now();
+    // Only an edit writes: viewing (and time spent only viewing) writes nothing.
+    if (doc_->dirty()) save_now();
   }
   flush_saves();  // the list shows the status of the frame just left
   editor_.attach(nullptr);
@@ -236,7 +236,6 @@ void LabelWorkspace::open_index(int index) {
   const FrameEntry& e = entries_[static_cast<std::size_t>(index)];
   try {
     doc_ = session_.open_frame(e.frame);
-    had_record_ = e.status != FrameStatus::New;
     timer_.reset(e.time_spent_s);
     editor_.attach(doc_.get());
     message_.clear();
@@ -255,7 +254,6 @@ void LabelWorkspace::save_now() {
   try {
     writer_->submit(session_.snapshot(*doc_, timer_.seconds()));
     doc_->mark_saved();
-    had_record_ = true;
   } catch (const std::exception& ex) {
     save_error_ = std::string("NOT SAVED: ") + ex.what();
   }
@@ -330,7 +328,7 @@ std::string LabelWorkspace::status_line() const {
 void LabelWorkspace::shutdown() {
   if (doc_) {
     editor_.cancel();
-    if (doc_->dirty() || had_record_) save_now();
+    if (doc_->dirty()) save_now();
   }
   flush_saves();
 }

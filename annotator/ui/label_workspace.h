@@ -82,7 +82,6 @@ class LabelWorkspace : public Workspace {
   int current_ = -1;
   std::optional<int> pending_open_;
   std::unique_ptr<annotator::LabelDocument> doc_;
-  bool had_record_ = false;
   annotator::WorkTimer timer_;
   MaskEditor editor_;
   CanvasView view_;

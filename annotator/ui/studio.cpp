@@ -14,6 +14,7 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
     : options_(options), settings_(settings) {
   annotator::Session session = annotator::Session::open(options.project, options.user);
   is_expert_ = session.may_adjudicate();
+  may_choose_clips_ = may_choose_clips(session.role());
   label_ = std::make_unique<LabelWorkspace>(std::move(session), settings_);
   active_ = "label";
   if (options.workspace == "clips" || options.workspace == "adjudicate")
@@ -24,8 +25,7 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
     active_ = *pending_workspace_;
     pending_workspace_.reset();
   }
-  if (active_ == "clips")
-    clips_ = std::make_unique<ClipsWorkspace>(options.project, options.user, settings_);
+  if (active_ == "clips") open_clips();
   if (active_ == "adjudicate")
     adjudicate_ = std::make_unique<AdjudicateWorkspace>(options.project, options.user, settings_);
   if (!options.frame.empty()) {
@@ -62,16 +62,36 @@ bool Studio::animating() const {
 
 void Studio::switch_to(const std::string& name) { pending_workspace_ = name; }
 
+void Studio::browse_next() {
+  if (active_ == "label" && !label_->entries().empty())
+    label_->request_open((label_->current() + 1) % static_cast<int>(label_->entries().size()));
+  if (active_ == "adjudicate" && adjudicate_ && !adjudicate_->queue().empty())
+    adjudicate_->request_open((adjudicate_->current() + 1) %
+                              static_cast<int>(adjudicate_->queue().size()));
+}
+
+// The one way into the Clips workspace: it shows the raw video, so only roles
+// that choose clips may open it.
+void Studio::open_clips() {
+  if (!may_choose_clips_)
+    throw Error("Clips workspace", "user '" + options_.user +
+                                       "' is an annotator: only experts, engineers and admins "
+                                       "choose clips (the workspace shows the raw video)");
+  if (!clips_)
+    clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
+}
+
 void Studio::rebuild_commands() {
   commands_.clear();
-  commands_.add({"workspace.clips",
-                 "Workspace",
-                 "Clips",
-                 parse_shortcut("F1"),
-                 "Stage I: choose clips in a video and extract frames",
-                 [this] { switch_to("clips"); },
-                 {},
-                 [this] { return active_ == "clips"; }});
+  if (may_choose_clips_)  // not offered at all to annotators: no menu item, no key
+    commands_.add({"workspace.clips",
+                   "Workspace",
+                   "Clips",
+                   parse_shortcut("F1"),
+                   "Stage I: choose clips in a video and extract frames",
+                   [this] { switch_to("clips"); },
+                   {},
+                   [this] { return active_ == "clips"; }});
   commands_.add({"workspace.label",
                  "Workspace",
                  "Label",
@@ -187,8 +207,7 @@ void Studio::apply_workspace_switch() {
   const std::string next = *pending_workspace_;
   pending_workspace_.reset();
   try {
-    if (next == "clips" && !clips_)
-      clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
+    if (next == "clips") open_clips();
     if (next == "adjudicate" && !adjudicate_)
       adjudicate_ =
           std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);

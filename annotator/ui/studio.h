@@ -25,7 +25,8 @@ struct StudioOptions {
 
 class Studio {
  public:
-  // Throws Error when the project cannot be opened or the user is unknown.
+  // Throws Error when the project cannot be opened, the user is unknown, or
+  // the workspace asked for is not one the user's role may open.
   Studio(const StudioOptions& options, StudioSettings& settings);
   ~Studio();
 
@@ -37,6 +38,9 @@ class Studio {
   ClipsWorkspace* clips() const { return clips_.get(); }
   AdjudicateWorkspace* adjudicate() const { return adjudicate_.get(); }
   const std::string& active() const { return active_; }
+  // Opens the next frame of the active workspace's list (wrapping), as the
+  // "Next frame" key does; for scripted runs (--browse).
+  void browse_next();
   // True when the workspace's view is settled (video decoded, etc.), for screenshots.
   bool idle() const;
   // True while something changes without input (video playing or decoding,
@@ -49,6 +53,7 @@ class Studio {
   void draw_shortcuts();
   void apply_workspace_switch();
   void switch_to(const std::string& name);  // applied after the frame
+  void open_clips();                        // throws Error for a role that may not
   void rebuild_commands();
   Workspace* workspace() const;
 
@@ -64,6 +69,7 @@ class Studio {
   bool quit_ = false;
   bool show_shortcuts_ = false;
   bool is_expert_ = false;
+  bool may_choose_clips_ = false;  // store's may_choose_clips(role)
 };
 
 }  // namespace excap::studio

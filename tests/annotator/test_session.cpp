@@ -1,12 +1,16 @@
 // Sessions: per-user shuffled order, the double-blind rules, statuses,
-// autosave round trip and crash restore.
+// autosave round trip and crash restore, opening and browsing that write
+// nothing, and which roles may choose clips.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 
+#include "annotator/core/fov.h"
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
 #include "common/error.h"
+#include "media/imageio.h"
 #include "support/project_builder.h"
 #include "test_support.h"
 
@@ -126,14 +130,69 @@ TEST_CASE("crash restore: a save interrupted before rename keeps the last saved 
   for (const auto& e : fs::directory_iterator(labels))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) ++temps;
   CHECK(temps == 0);  // the change took its temporaries back: nothing of it landed
-  Session s = Session::open(dir / "proj", "a");  // reopening cleans up and restores
+  Session s = Session::open(dir / "proj", "a");  // reopening restores the last saved state
+  auto doc = s.open_frame("v1_00000");
+  CHECK(cv::countNonZero(doc->mask() != first) == 0);
+  CHECK(doc->cd() == 0);
+  doc->set_cd(1);
+  s.save(*doc, 3.0);
   temps = 0;
   for (const auto& e : fs::directory_iterator(labels))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) ++temps;
   CHECK(temps == 0);
-  auto doc = s.open_frame("v1_00000");
-  CHECK(cv::countNonZero(doc->mask() != first) == 0);
-  CHECK(doc->cd() == 0);
+}
+
+namespace {
+// Every file and folder under `root`: relative path -> content.
+std::map<std::string, std::string> tree(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    files[fs::relative(e.path(), root).string()] =
+        e.is_regular_file() ? read_file(e.path()) : std::string("<dir>");
+  return files;
+}
+}  // namespace
+
+TEST_CASE("opening a session and browsing every frame writes nothing, even past the FOV") {
+  test::ScratchDir dir("studio-session-readonly");
+  Project p = test::make_studio_project(dir / "proj", 4, 96);
+  // An imported label: class 1 everywhere, also outside the field of view
+  // (what the studio would clip to background), and a CD.
+  const cv::Mat image = read_frame(p.frame_path("v1_00001"));
+  const cv::Mat outside = frame_fov_mask(image) == 0;
+  REQUIRE(cv::countNonZero(outside) > 0);
+  write_png_atomic(p.label_mask_path("a", "v1_00001"), cv::Mat(image.size(), CV_8UC1, 1));
+  LabelRecord rec;
+  rec.frame = "v1_00001";
+  rec.user = "a";
+  rec.cd = 0;
+  p.save_label(rec);
+  // A partial label of another frame, and a temp file an interrupted write left.
+  {
+    Session s = Session::open(dir / "proj", "a");
+    auto doc = s.open_frame("v1_00002");
+    doc->apply("brush", [](cv::Mat& m) { return paint_segment(m, {40, 40}, {50, 50}, 5, 3); });
+    s.save(*doc, 2.0);
+  }
+  atomic_write(p.label_mask_path("a", "x").parent_path() / "v1_00003.png.tmp-1-abc", "partial");
+  const auto before = tree(dir / "proj");
+  {
+    Session s = Session::open(dir / "proj", "a");
+    for (const auto& e : s.list()) {
+      auto doc = s.open_frame(e.frame);
+      CHECK_FALSE(doc->dirty());
+    }
+    auto doc = s.open_frame("v1_00001");
+    CHECK(cv::countNonZero(doc->mask() != 1) > 0);  // clipped to the FOV for display only
+  }
+  CHECK(tree(dir / "proj") == before);
+}
+
+TEST_CASE("only the roles that choose clips may see the raw video") {
+  CHECK_FALSE(may_choose_clips(Role::Annotator));
+  CHECK(may_choose_clips(Role::Expert));
+  CHECK(may_choose_clips(Role::Engineer));
+  CHECK(may_choose_clips(Role::Admin));
 }
 
 TEST_CASE(

@@ -5,14 +5,17 @@
 #include <doctest/doctest.h>
 
 #include <iostream>
+#include <map>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "annotator/core/fov.h"
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
 #include "common/process.h"
+#include "media/imageio.h"
 #include "stage1/stage1.h"
 #include "support/project_builder.h"
 #include "test_support.h"
@@ -133,13 +136,68 @@ TEST_CASE("studio smoke: Clips workspace plays an imported video with its clip o
   add_clip(p, v.id, 5, 20, "a", "lesion here");
   std::string out;
   const fs::path shot = dir / "clips.png";
-  REQUIRE(run_studio({(dir / "proj").string(), "--user", "a", "--workspace", "clips", "--settings",
-                      (dir / "s.json").string(), "--screenshot", shot.string()},
+  REQUIRE(run_studio({(dir / "proj").string(), "--user", "expert", "--workspace", "clips",
+                      "--settings", (dir / "s.json").string(), "--screenshot", shot.string()},
                      &out) == 0);
   const cv::Mat img = cv::imread(shot.string());
   check_not_blank(img);
   // The clip bar on the timeline (drawn in its blue).
   CHECK(count_colour(img, {70, 130, 200}, 30) + count_colour(img, {90, 170, 255}, 30) > 50);
+}
+
+TEST_CASE("studio: an annotator may not open the Clips workspace (raw video)") {
+  if (!have_xvfb()) return;
+  test::ScratchDir dir("studio-smoke-clips-role");
+  test::make_studio_project(dir / "proj", 1, 96);
+  std::string out;
+  const fs::path shot = dir / "clips.png";
+  CHECK(run_studio({(dir / "proj").string(), "--user", "a", "--workspace", "clips", "--settings",
+                    (dir / "s.json").string(), "--screenshot", shot.string()},
+                   &out) != 0);
+  CHECK(out.find("user 'a' is an annotator: only experts, engineers and admins choose clips") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(shot));
+}
+
+namespace {
+// Every file and folder under `root`: relative path -> content.
+std::map<std::string, std::string> tree(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    files[fs::relative(e.path(), root).string()] =
+        e.is_regular_file() ? read_file(e.path()) : std::string("<dir>");
+  return files;
+}
+}  // namespace
+
+TEST_CASE("studio: opening, browsing and closing writes nothing to the project") {
+  if (!have_xvfb()) return;
+  test::ScratchDir dir("studio-smoke-readonly");
+  Project p = test::make_studio_project(dir / "proj", 4, 96);
+  label_frame(dir / "proj");  // a and b labeled v1_00000: a queue for the expert
+  // An imported mask of a reaching past the field of view, with a CD.
+  const cv::Mat image = read_frame(p.frame_path("v1_00001"));
+  REQUIRE(cv::countNonZero(frame_fov_mask(image) == 0) > 0);
+  write_png_atomic(p.label_mask_path("a", "v1_00001"), cv::Mat(image.size(), CV_8UC1, 1));
+  LabelRecord rec;
+  rec.frame = "v1_00001";
+  rec.user = "a";
+  rec.cd = 1;
+  p.save_label(rec);
+  atomic_write(p.label_mask_path("a", "x").parent_path() / "v1_00002.png.tmp-1-abc", "partial");
+  const auto before = tree(dir / "proj");
+  const std::string proj = (dir / "proj").string(), settings = (dir / "s.json").string();
+  std::string out;
+  CHECK(run_studio({proj, "--user", "a", "--frame", "v1_00001", "--browse", "6", "--settings",
+                    settings, "--screenshot", (dir / "a.png").string()},
+                   &out) == 0);
+  CHECK(run_studio({proj, "--user", "expert", "--workspace", "adjudicate", "--browse", "2",
+                    "--settings", settings, "--screenshot", (dir / "e.png").string()},
+                   &out) == 0);
+  CHECK(run_studio({proj, "--user", "expert", "--workspace", "clips", "--settings", settings,
+                    "--screenshot", (dir / "c.png").string()},
+                   &out) == 0);
+  CHECK(tree(dir / "proj") == before);
 }
 
 TEST_CASE("studio: --help, --version and a bad argument") {
