@@ -1,7 +1,6 @@
 // Stage I extraction: decode on this thread, blank + hash + dedupe in order,
 // PNG encode and write on worker threads, commit frames.json in batches.
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -533,19 +531,6 @@ void Extraction::warn_lost(const VideoPass& pass) {
                             "their timestamp positions)");
 }
 
-// frames.json temps of writers on this host that died mid-write (a live one's stays).
-void remove_dead_frames_json_temps(const fs::path& root) {
-  const std::string prefix = "frames.json.tmp-";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-      fs::remove(e.path(), ec);
-  }
-}
-
 }  // namespace
 
 ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
@@ -555,7 +540,6 @@ ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
   const std::vector<VideoPlan> plan = plan_extraction(p, opt, rate, total);
   ensure_dir(p.root() / "frames");
   remove_stale_temp_files(p.root() / "frames");
-  remove_dead_frames_json_temps(p.root());
   Extraction job(p, opt, rate.dedupe, total);
   job.run(plan);
   ExtractReport report = std::move(job.report);

@@ -216,6 +216,7 @@ ProjectLock ProjectLock::acquire(const fs::path& root, const std::string& comman
     entry->token = me.token;
     entry->command = command;
     finish_interrupted_change(root);
+    remove_stale_temp_files(root);  // of project files whose writer died mid-write
   } catch (...) {
     lock.release();
     throw;

@@ -4,6 +4,7 @@
 
 #include "annotator/core/tools.h"
 #include "common/error.h"
+#include "media/imageio.h"
 
 namespace excap::annotator {
 
@@ -11,6 +12,13 @@ std::string Completeness::message() const {
   if (done()) return "done";
   std::string s;
   if (!has_cd) s = "no clearness degree chosen";
+  if (has_cd && !cd_in_schema) s = "the clearness degree is not one of the schema's";
+  if (out_of_schema > 0) {
+    if (!s.empty()) s += "; ";
+    s += std::to_string(out_of_schema) + " pixel" + (out_of_schema == 1 ? "" : "s") +
+         " hold class " + std::to_string(first_bad_class) + ", outside the schema (classes 0.." +
+         std::to_string(num_classes - 1) + "): repaint them";
+  }
   if (unlabeled_in_fov > 0) {
     if (!s.empty()) s += "; ";
     s += std::to_string(unlabeled_in_fov) + " unlabeled pixel" +
@@ -145,6 +153,11 @@ cv::Rect LabelDocument::take_changed_rect() {
 Completeness LabelDocument::completeness() const {
   Completeness c;
   c.has_cd = cd_.has_value();
+  c.cd_in_schema = !cd_ || schema_.valid_cd(*cd_);
+  c.num_classes = schema_.num_tissue();
+  const MaskCheck bad = check_mask_values(mask_, c.num_classes, kUnlabeled);
+  c.out_of_schema = bad.bad_pixels;
+  c.first_bad_class = bad.first_bad_value;
   cv::Mat missing = (mask_ == kUnlabeled) & (fov_ != 0);
   c.unlabeled_in_fov = cv::countNonZero(missing);
   if (c.unlabeled_in_fov > 0) {

@@ -106,8 +106,12 @@ FrameEntry Session::entry(const std::string& frame) const {
         try {
           // Outside the field of view is always filled on open, so any
           // unlabeled pixel left in a saved mask lies inside it.
+          // A class the schema lacks (an imported mask) keeps the frame from "done".
           const cv::Mat m = read_mask(mpath);
-          if (cv::countNonZero(m == kUnlabeled) == 0) e.status = FrameStatus::Done;
+          const LabelSchema& schema = project_.meta().schema;
+          if (cv::countNonZero(m == kUnlabeled) == 0 && schema.valid_cd(*rec->cd) &&
+              check_mask_values(m, schema.num_tissue(), kUnlabeled).bad_pixels == 0)
+            e.status = FrameStatus::Done;
         } catch (const Error&) {
           // Unreadable mask: stays "in progress"; opening the frame reports it.
         }

@@ -140,3 +140,24 @@ TEST_CASE("work timer counts only active time") {
   t.tick(2.0, true);
   CHECK(t.seconds() == doctest::Approx(13.0));
 }
+
+TEST_CASE("a mask holding a class outside the schema is never done, and says which class") {
+  cv::Mat img(6, 8, CV_8UC3, cv::Scalar(90, 90, 90));
+  cv::Mat mask(6, 8, CV_8UC1, cv::Scalar(1));
+  mask.at<std::uint8_t>(2, 3) = 9;    // an imported mask with a class CECD lacks
+  mask.at<std::uint8_t>(4, 5) = 200;  // and another
+  LabelDocument d(excap::cecd_schema(), "f1", img, mask, 0, cv::Mat(), 0);
+  const Completeness c = d.completeness();
+  CHECK_FALSE(c.done());
+  CHECK(c.out_of_schema == 2);
+  CHECK(c.message().find("hold class 9, outside the schema (classes 0..7)") != std::string::npos);
+  d.apply("fix", [](cv::Mat& m) {
+    m.setTo(1);
+    return cv::Rect(0, 0, m.cols, m.rows);
+  });
+  CHECK(d.completeness().done());
+  LabelDocument bad_cd(excap::cecd_schema(), "f2", img, cv::Mat(6, 8, CV_8UC1, cv::Scalar(1)), 7,
+                       cv::Mat(), 0);
+  CHECK_FALSE(bad_cd.completeness().done());
+  CHECK(bad_cd.completeness().message().find("not one of the schema's") != std::string::npos);
+}

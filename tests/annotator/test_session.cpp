@@ -232,3 +232,16 @@ TEST_CASE(
   REQUIRE(r.size() == 1);
   CHECK(r[0].error == "disk: full");
 }
+
+TEST_CASE("a saved label whose mask holds a class outside the schema is listed in progress") {
+  test::ScratchDir dir("studio-session-out-of-schema");
+  Project p = test::make_studio_project(dir / "proj", 2);
+  const cv::Mat img = read_frame(p.frame_path("v1_00000"));
+  cv::Mat mask(img.size(), CV_8UC1, cv::Scalar(1));
+  test::add_label(p, "a", "v1_00000", 0, mask);
+  mask.at<std::uint8_t>(5, 5) = 200;
+  test::add_label(p, "a", "v1_00001", 0, mask);
+  const Session s = Session::open(dir / "proj", "a");
+  CHECK(s.entry("v1_00000").status == FrameStatus::Done);
+  CHECK(s.entry("v1_00001").status == FrameStatus::InProgress);
+}
