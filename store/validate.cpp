@@ -1,5 +1,7 @@
 #include "store/validate.h"
 
+#include "store/change.h"
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -8,6 +10,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "media/imageio.h"
+#include "store/change.h"
 #include "store/project.h"
 
 namespace excap {
@@ -36,10 +39,22 @@ class Checker {
     check_labels(p);
     check_finals(p);
     check_splits(p);
+    check_pending_change();
     return problems_;
   }
 
  private:
+  // A journal with no lock beside it is a change a crash interrupted (with
+  // the lock held, a change is landing right now and that is no problem).
+  void check_pending_change() {
+    std::error_code ec;
+    if (fs::exists(journal_path(dir_), ec) && !fs::exists(lock_path(dir_), ec))
+      add(journal_path(dir_),
+          "a change was interrupted before it fully landed; the next command "
+          "that changes the project (import, clips, extract, assign, "
+          "adjudicate...) finishes it");
+  }
+
   void add(const fs::path& f, const std::string& why) { problems_.push_back({f.string(), why}); }
 
   template <typename F>

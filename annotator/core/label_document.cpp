@@ -12,7 +12,6 @@ std::string Completeness::message() const {
   if (done()) return "done";
   std::string s;
   if (!has_cd) s = "no clearness degree chosen";
-  if (has_cd && !cd_in_schema) s = "the clearness degree is not one of the schema's";
   if (out_of_schema > 0) {
     if (!s.empty()) s += "; ";
     s += std::to_string(out_of_schema) + " pixel" + (out_of_schema == 1 ? "" : "s") +
@@ -153,7 +152,6 @@ cv::Rect LabelDocument::take_changed_rect() {
 Completeness LabelDocument::completeness() const {
   Completeness c;
   c.has_cd = cd_.has_value();
-  c.cd_in_schema = !cd_ || schema_.valid_cd(*cd_);
   c.num_classes = schema_.num_tissue();
   const MaskCheck bad = check_mask_values(mask_, c.num_classes, kUnlabeled);
   c.out_of_schema = bad.bad_pixels;

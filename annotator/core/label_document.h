@@ -17,15 +17,12 @@ namespace excap::annotator {
 // What still keeps a frame from being "done".
 struct Completeness {
   bool has_cd = false;
-  bool cd_in_schema = true;
   long long unlabeled_in_fov = 0;
   cv::Point first_unlabeled{-1, -1};
   long long out_of_schema = 0;  // pixels of a class the schema does not have (e.g. imported)
   int first_bad_class = -1;
   int num_classes = 0;
-  bool done() const {
-    return has_cd && cd_in_schema && unlabeled_in_fov == 0 && out_of_schema == 0;
-  }
+  bool done() const { return has_cd && unlabeled_in_fov == 0 && out_of_schema == 0; }
   std::string message() const;  // "done", or what is missing in words
 };
 

@@ -244,7 +244,7 @@ TEST_CASE(
   const fs::path video = tmp / "exam.mkv";
   test::write_test_video(video, {640, 25});
   {
-    Project p = Project::create(tmp / "base", cecd_schema());
+    Project p = Project::create(tmp / "base", cecd_schema(), {{"u", Role::Engineer}});
     const Video v = import_video(p, video, "Test Patient", "u");
     add_clip(p, v.id, 0, 300, "u", "");
     add_clip(p, v.id, 310, 640, "u", "");
@@ -294,7 +294,7 @@ TEST_CASE("extract removes the frames.json temp of a writer killed mid-write") {
   test::ScratchDir tmp("kill-extract-temp");
   const fs::path video = tmp / "exam.mkv";
   test::write_test_video(video, {20, 10});
-  Project p = Project::create(tmp / "proj", cecd_schema());
+  Project p = Project::create(tmp / "proj", cecd_schema(), {{"u", Role::Engineer}});
   add_clip(p, import_video(p, video, "Test Patient", "u").id, 0, 20, "u", "");
   const fs::path dead = p.root() / ("frames.json.tmp-" + std::to_string(dead_pid()) + "-1f");
   const fs::path live = p.root() / ("frames.json.tmp-" + std::to_string(::getpid()) + "-2f");

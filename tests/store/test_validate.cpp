@@ -273,3 +273,14 @@ TEST_CASE("validate checks final masks for classes outside the schema and for si
   CHECK(has_problem(ps, "final/v1_000001.png", "mask is 32x32 but its frame is 32x24"));
   CHECK(ps.size() == 2);
 }
+
+TEST_CASE("validate reports a change a crash left half-landed, not one landing now") {
+  ScratchDir tmp("validate-journal");
+  make_clean(tmp / "p");
+  atomic_write(tmp / "p" / "project.journal", std::string("{}"));
+  auto ps = validate_project(tmp / "p");
+  CHECK_MESSAGE(has_problem(ps, "project.journal", "interrupted"), dump(ps));
+  atomic_write(tmp / "p" / "project.lock", std::string("{}"));  // a holder is landing it
+  ps = validate_project(tmp / "p");
+  CHECK_MESSAGE(ps.empty(), dump(ps));
+}
