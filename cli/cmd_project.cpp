@@ -39,15 +39,22 @@ void add_init_command(CLI::App& app, Registry& reg) {
   auto schema = std::make_shared<std::string>("cecd");
   auto users = std::make_shared<std::vector<std::string>>();
   cmd->add_option("DIR", *dir, "New or empty folder")->required();
-  cmd->add_option("--schema", *schema, "Label schema (cecd: the paper's CD and 8 tissue classes)")
+  cmd->add_option("--schema", *schema,
+                  "Label schema: cecd (the paper's CD and 8 tissue classes) or a schema file "
+                  "(FILE.json shaped like project.json's \"schema\", e.g. samples/schemas/)")
       ->capture_default_str();
   cmd->add_option("--user", *users,
                   "User as NAME or NAME:ROLE (annotator, expert, engineer, admin); repeatable");
   reg.add(cmd, [=] {
-    Project p = Project::create(*dir, schema_by_name(*schema), parse_users(*users));
-    p.audit("system", "init", {{"schema", *schema}});
-    std::cout << "created project " << printable(p.root().string()) << " (schema " << *schema
-              << ", " << p.meta().users.size() << " users)\n";
+    // The schema file is read and checked before anything is created.
+    const LabelSchema s = schema_from_option(*schema);
+    Project p = Project::create(*dir, s, parse_users(*users));
+    nlohmann::json detail{{"schema", s.name}};
+    if (*schema != "cecd") detail["schema_file"] = *schema;
+    p.audit("system", "init", detail);
+    std::cout << "created project " << printable(p.root().string()) << " (schema "
+              << printable(s.name) << ": " << s.num_cd() << " CD, " << s.num_tissue()
+              << " tissue classes, " << p.meta().users.size() << " users)\n";
     return 0;
   });
 }

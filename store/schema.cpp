@@ -1,9 +1,13 @@
 #include "store/schema.h"
 
+#include <algorithm>
+#include <cctype>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.h"
+#include "store/project.h"
 
 namespace excap {
 
@@ -19,28 +23,70 @@ int LabelSchema::cd_id(const std::string& n) const {
   return -1;
 }
 
-void LabelSchema::validate(const std::string& where) const {
-  if (cd.empty()) throw Error(where, "label schema has no clearness-degree classes");
-  if (tissue.empty()) throw Error(where, "label schema has no tissue classes");
-  if (tissue.size() >= 255) throw Error(where, "label schema has more than 254 tissue classes");
+namespace {
+
+// Ids run 0..n-1 in array order (so none repeats) and names are unique; `kind` names the class.
+template <class C>
+void check_class_table(const std::vector<C>& classes, const std::string& kind,
+                       const std::string& plural, const std::string& where) {
+  if (classes.size() < 2)
+    throw Error(where, "label schema needs at least 2 " + plural + ", has " +
+                           std::to_string(classes.size()));
   std::set<std::string> names;
-  for (std::size_t i = 0; i < tissue.size(); ++i) {
-    if (tissue[i].id != static_cast<int>(i))
-      throw Error(where, "tissue class '" + tissue[i].name + "' has id " +
-                             std::to_string(tissue[i].id) + ", expected " + std::to_string(i));
-    if (!names.insert(tissue[i].name).second)
-      throw Error(where, "tissue class name '" + tissue[i].name + "' appears twice");
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    const auto& c = classes[i];
+    if (c.id != static_cast<int>(i)) {
+      const bool repeated = std::count_if(classes.begin(), classes.end(),
+                                          [&](const C& o) { return o.id == c.id; }) > 1;
+      throw Error(where, kind + " '" + c.name + "' has id " + std::to_string(c.id) + ", expected " +
+                             std::to_string(i) +
+                             (repeated ? " (id " + std::to_string(c.id) + " appears twice)" : ""));
+    }
+    if (!names.insert(c.name).second)
+      throw Error(where, kind + " name '" + c.name + "' appears twice");
   }
-  names.clear();
-  for (std::size_t i = 0; i < cd.size(); ++i) {
-    if (cd[i].id != static_cast<int>(i))
-      throw Error(where, "clearness degree '" + cd[i].name + "' has id " +
-                             std::to_string(cd[i].id) + ", expected " + std::to_string(i));
-    if (!names.insert(cd[i].name).second)
-      throw Error(where, "clearness degree name '" + cd[i].name + "' appears twice");
-  }
+}
+
+// The studio reads "q" and "Q" as the same key.
+std::string key_of(const std::string& hotkey) {
+  std::string k = hotkey;
+  if (k.size() == 1) k[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(k[0])));
+  return k;
+}
+
+void check_hotkeys(const LabelSchema& s, const std::string& where) {
+  std::map<std::string, std::string> used;  // key -> the class that has it
+  auto take = [&](const std::string& hotkey, const std::string& owner) {
+    if (hotkey.empty()) return;
+    const auto [it, fresh] = used.emplace(key_of(hotkey), owner);
+    if (!fresh)
+      throw Error(where,
+                  "hotkey '" + hotkey + "' is used twice (" + it->second + " and " + owner + ")");
+  };
+  for (const auto& c : s.cd) take(c.hotkey, "clearness degree '" + c.name + "'");
+  for (const auto& t : s.tissue) take(t.hotkey, "tissue class '" + t.name + "'");
+}
+
+// "[json.exception.type_error.302] type must be ..." -> "type must be ...".
+std::string json_reason(const nlohmann::json::exception& e) {
+  const std::string what = e.what();
+  const auto close = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && close != std::string::npos
+             ? what.substr(close + 2)
+             : what;
+}
+
+}  // namespace
+
+void LabelSchema::validate(const std::string& where) const {
+  check_class_table(cd, "clearness degree", "clearness degrees", where);
+  check_class_table(tissue, "tissue class", "tissue classes", where);
+  if (tissue.size() >= 255) throw Error(where, "label schema has more than 254 tissue classes");
   if (ignore_index >= 0 && ignore_index < num_tissue())
-    throw Error(where, "ignore index collides with a tissue class id");
+    throw Error(where, "ignore_index " + std::to_string(ignore_index) +
+                           " collides with a tissue class id (use a value >= " +
+                           std::to_string(num_tissue()) + ", normally 255)");
+  check_hotkeys(*this, where);
 }
 
 LabelSchema cecd_schema() {
@@ -63,6 +109,33 @@ LabelSchema cecd_schema() {
 LabelSchema schema_by_name(const std::string& name) {
   if (name == "cecd") return cecd_schema();
   throw Error("--schema " + name, "unknown label schema (known: cecd)");
+}
+
+LabelSchema load_schema_file(const std::filesystem::path& file) {
+  const std::string where = file.string();
+  nlohmann::json j = read_json_file(file);  // names the file when unreadable or malformed
+  if (!j.is_object())
+    throw Error(where, "not a label schema: expected a JSON object like project.json's \"schema\"");
+  if (!j.contains("name")) j["name"] = file.stem().string();
+  LabelSchema s;
+  try {
+    s = j.get<LabelSchema>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where, "bad label schema: " + json_reason(e));
+  }
+  s.validate(where);
+  return s;
+}
+
+LabelSchema schema_from_option(const std::string& name_or_file) {
+  if (name_or_file == "cecd") return cecd_schema();
+  const std::filesystem::path file(name_or_file);
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec) || file.extension() == ".json" ||
+      name_or_file.find('/') != std::string::npos)
+    return load_schema_file(file);
+  throw Error("--schema " + name_or_file,
+              "unknown label schema (known: cecd) and no such schema file");
 }
 
 void to_json(nlohmann::json& j, const LabelSchema& s) {
@@ -92,10 +165,13 @@ void from_json(const nlohmann::json& j, LabelSchema& s) {
     t.id = c.at("id").get<int>();
     t.name = c.at("name").get<std::string>();
     const auto& col = c.at("color");
-    if (!col.is_array() || col.size() != 3)
+    auto channel_ok = [](const nlohmann::json& v) {
+      return v.is_number_integer() && v.get<long long>() >= 0 && v.get<long long>() <= 255;
+    };
+    if (!col.is_array() || col.size() != 3 || !std::all_of(col.begin(), col.end(), channel_ok))
       throw nlohmann::json::other_error::create(
-          501, "color of tissue class '" + t.name + "' must be [r, g, b]", &c);
-    for (int k = 0; k < 3; ++k) t.color[k] = col[k].get<std::uint8_t>();
+          501, "color of tissue class '" + t.name + "' must be [r, g, b], each 0-255", &c);
+    for (int k = 0; k < 3; ++k) t.color[k] = static_cast<std::uint8_t>(col[k].get<int>());
     t.hotkey = c.value("hotkey", std::string());
     s.tissue.push_back(std::move(t));
   }

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,8 @@ struct LabelSchema {
   int tissue_id(const std::string& name) const;  // -1 when unknown
   int cd_id(const std::string& name) const;
 
-  // Structural checks (ids 0..n-1 in order, < 255, unique names); throws Error.
+  // Structural checks (at least 2 classes of each kind, ids 0..n-1 in order, < 255 tissue
+  // classes, unique names and hotkeys, ignore_index off the tissue ids); throws Error.
   void validate(const std::string& where) const;
 };
 
@@ -44,6 +46,13 @@ struct LabelSchema {
 // 0 background .. 7 clear bubble.
 LabelSchema cecd_schema();
 LabelSchema schema_by_name(const std::string& name);  // "cecd"; throws Error otherwise
+
+// A schema file shaped like project.json's "schema" object ("name" defaults to the
+// file's stem), checked by validate(); Error names the file and the reason.
+LabelSchema load_schema_file(const std::filesystem::path& file);
+
+// What `excap init --schema` takes: a built-in name, else a path to a schema file.
+LabelSchema schema_from_option(const std::string& name_or_file);
 
 void to_json(nlohmann::json& j, const LabelSchema& s);
 void from_json(const nlohmann::json& j, LabelSchema& s);
