@@ -60,6 +60,8 @@ void register_demo_commands(CLI::App& app, Registry& reg);     // demo
 void register_stage1_commands(CLI::App& app, Registry& reg);
 // assign, agreement, adjudicate, split, export, import-masks (needs OpenCV)
 void register_curation_commands(CLI::App& app, Registry& reg);
+// import-images (needs OpenCV)
+void register_image_import_commands(CLI::App& app, Registry& reg);
 // pack (needs OpenCV), train, eval, compare (needs LibTorch)
 void register_train_commands(CLI::App& app, Registry& reg);
 // triage (needs OpenCV and LibTorch)

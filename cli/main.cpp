@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
 #endif
   excap::cli::register_stage1_commands(app, reg);
   excap::cli::register_curation_commands(app, reg);
+  excap::cli::register_image_import_commands(app, reg);
 #endif
 #ifdef EXCAP_HAVE_TORCH
   excap::cli::register_train_commands(app, reg);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <utility>
 
@@ -42,10 +43,13 @@ static std::pair<long long, long long> declared_size(const std::vector<std::uint
   return {0, 0};
 }
 
-static cv::Mat decode(const fs::path& path, int flags, const char* what) {
+static cv::Mat decode(const fs::path& path, int flags, const char* what,
+                      std::vector<std::uint8_t>* kept = nullptr) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path.string(), std::string(what) + " file not found");
-  std::vector<std::uint8_t> bytes = read_bytes(path);
+  std::vector<std::uint8_t> local;
+  std::vector<std::uint8_t>& bytes = kept ? *kept : local;
+  bytes = read_bytes(path);
   if (bytes.empty()) throw Error(path.string(), std::string(what) + " file is empty");
   const auto [w, h] = declared_size(bytes);
   if (w > kMaxImagePixels || h > kMaxImagePixels || w * h > kMaxImagePixels)
@@ -69,9 +73,71 @@ cv::Mat read_frame(const fs::path& path) {
   return m;
 }
 
+// A PNG's IHDR bit depth and colour type ({0, -1} when `b` is no PNG).
+static std::pair<int, int> png_depth_and_type(const std::vector<std::uint8_t>& b) {
+  static const std::uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 26 || !std::equal(png, png + 8, b.begin())) return {0, -1};
+  return {b[24], b[25]};
+}
+
+// The PLTE entries (with tRNS alpha, 255 when absent) of a palette PNG, as B,G,R,A.
+static std::vector<cv::Vec4b> png_palette(const std::vector<std::uint8_t>& b) {
+  std::vector<cv::Vec4b> pal;
+  for (std::size_t at = 8; at + 12 <= b.size();) {
+    const auto len = static_cast<std::size_t>(be_at(b, at, 4));
+    if (len > b.size() - at - 12) break;
+    const std::string type(b.begin() + static_cast<long>(at) + 4,
+                           b.begin() + static_cast<long>(at) + 8);
+    const std::size_t data = at + 8;
+    if (type == "PLTE")
+      for (std::size_t i = 0; i + 3 <= len; i += 3)
+        pal.emplace_back(b[data + i + 2], b[data + i + 1], b[data + i], 255);
+    if (type == "tRNS")
+      for (std::size_t i = 0; i < len && i < pal.size(); ++i) pal[i][3] = b[data + i];
+    if (type == "IDAT") break;
+    at = data + len + 4;
+  }
+  return pal;
+}
+
+// OpenCV expands palette PNGs to colour: each pixel goes back to the lowest
+// palette index holding its colour (duplicate entries cannot be told apart).
+static cv::Mat palette_indices(const fs::path& path, const cv::Mat& colour,
+                               const std::vector<cv::Vec4b>& pal) {
+  std::map<std::uint32_t, std::uint8_t> index;
+  const bool alpha = colour.channels() == 4;
+  for (std::size_t i = pal.size(); i-- > 0;) {
+    const cv::Vec4b& c = pal[i];
+    index[(std::uint32_t(c[0]) << 24) | (c[1] << 16) | (c[2] << 8) | (alpha ? c[3] : 255)] =
+        static_cast<std::uint8_t>(i);
+  }
+  cv::Mat out(colour.size(), CV_8UC1);
+  const int ch = colour.channels();
+  for (int y = 0; y < colour.rows; ++y) {
+    const std::uint8_t* p = colour.ptr<std::uint8_t>(y);
+    for (int x = 0; x < colour.cols; ++x, p += ch) {
+      auto it = index.find((std::uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) |
+                           (alpha ? p[3] : 255));
+      if (it == index.end())
+        throw Error(path.string(), "palette mask: a colour not in its palette");
+      out.at<std::uint8_t>(y, x) = it->second;
+    }
+  }
+  return out;
+}
+
 cv::Mat read_mask(const fs::path& path) {
-  // IMREAD_UNCHANGED keeps palette indices as they are stored for 8-bit PNGs.
-  cv::Mat m = decode(path, cv::IMREAD_UNCHANGED, "mask");
+  std::vector<std::uint8_t> bytes;
+  cv::Mat m = decode(path, cv::IMREAD_UNCHANGED, "mask", &bytes);
+  const auto [depth, type] = png_depth_and_type(bytes);
+  if (type == 3 && m.channels() >= 3 && m.depth() == CV_8U) {
+    const std::vector<cv::Vec4b> pal = png_palette(bytes);
+    if (pal.empty() || pal.size() > 256)
+      throw Error(path.string(), "palette mask without a palette");
+    return palette_indices(path, m, pal);
+  }
+  // Gray PNGs under 8 bits come back scaled to 0..255; the stored values are the indices.
+  if (type == 0 && depth < 8 && depth > 0 && m.type() == CV_8UC1) m /= 255 / ((1 << depth) - 1);
   if (m.channels() != 1)
     throw Error(path.string(), "mask must be a single-channel class-index image, has " +
                                    std::to_string(m.channels()) + " channels");

@@ -8,7 +8,9 @@
 namespace excap {
 
 cv::Mat read_frame(const fs::path& path);  // 8-bit BGR; throws Error
-// 8-bit single channel; palette/1-bit PNGs are read as their index values.
+// 8-bit single channel; palette PNGs are read as their palette indices (a
+// colour listed twice reads as its lowest index) and gray PNGs under 8 bits as
+// their stored values (1-bit: 0 and 1), not scaled to 0..255.
 cv::Mat read_mask(const fs::path& path);
 // Reads only the header: width/height without decoding pixels (PNG/JPEG via OpenCV fallback).
 cv::Size image_size(const fs::path& path);
