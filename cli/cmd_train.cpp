@@ -253,8 +253,9 @@ void print_eval_summary(const trainer::EvalResult& r, const std::string& run, co
     std::printf("  CD: accuracy %.2f  precision %.2f  recall %.2f  F1 %.2f  (%%, macro)\n",
                 100 * r.cls.accuracy, 100 * r.cls.precision, 100 * r.cls.recall, 100 * r.cls.f1);
   if (r.has_seg)
-    std::printf("  tissue: aAcc %.2f  mIoU %.2f  mAcc %.2f  (%%)\n", 100 * r.seg.aAcc,
-                100 * r.seg.mIoU, 100 * r.seg.mAcc);
+    std::printf("  tissue: aAcc %.2f  mIoU %.2f  mAcc %.2f  (%%, at the %s size)\n",
+                100 * r.seg.aAcc, 100 * r.seg.mIoU, 100 * r.seg.mAcc,
+                r.scored_at == trainer::ScoredAt::Original ? "original" : "packed");
   std::printf("  metrics: %s\n  report: %s\n", (out / "metrics.json").string().c_str(),
               report.string().c_str());
 }
@@ -282,8 +283,18 @@ void register_eval_command(CLI::App& app, Registry& reg) {
   cmd->add_option("--device", opt->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--batch", opt->batch, "Inference batch size (>= 1)")->capture_default_str();
+  cmd->add_flag("--at-packed-size", opt->at_packed_size,
+                "Score segmentation at the packed size against the packed masks, instead of "
+                "resizing the logits to each frame's final mask (bilinear) as mmsegmentation does");
   reg.add(cmd, [=] {
     if (opt->batch < 1) throw Error("--batch", "must be >= 1, got " + std::to_string(opt->batch));
+    if (!opt->at_packed_size && !trainer::reads_final_masks()) {
+      // The build without OpenCV (the GPU machine) reads no PNG: say so, score what it can.
+      std::fprintf(stderr,
+                   "note: this build reads no final mask PNG; scoring at the packed size "
+                   "(--at-packed-size)\n");
+      opt->at_packed_size = true;
+    }
     const trainer::EvalResult r = trainer::evaluate_run(*dir, *opt);
     const fs::path run_dir = safe_child(fs::path(*dir) / "runs", opt->run, "", "run");
 #ifdef EXCAP_HAVE_OPENCV

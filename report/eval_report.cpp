@@ -99,7 +99,12 @@ void write_heading(ReportSink& out, const EvalResult& r) {
       << d.ignore_index
       << " dropped, a class absent from both label and "
          "prediction is n/a and left out of the means); classification as scikit-learn "
-         "`average='macro'` (0 where undefined).\n\n";
+         "`average='macro'` (0 where undefined).\n\n"
+      << (r.scored_at == ScoredAt::Original
+              ? "Segmentation scored at each frame's original size: the logits resized to its "
+                "final mask (bilinear, align_corners=False), as mmsegmentation scores.\n\n"
+              : "Segmentation scored at the packed size against the nearest-resized masks "
+                "(`--at-packed-size`).\n\n");
 }
 
 void write_classification(ReportSink& out, const EvalResult& r) {
@@ -136,15 +141,26 @@ void write_per_class_iou_chart(ReportSink& out, const EvalResult& r) {
   out.md << "\n![per-class IoU](plots/per_class_iou.png)\n\n";
 }
 
-// Predicted masks at the packed resolution, so anyone can recompute the metrics.
+// Predicted masks at the resolution scored, so anyone can recompute the metrics.
 void write_predicted_masks(ReportSink& out, const EvalResult& r) {
   const PackedSubset& d = r.data;
   ensure_dir(out.dir / "pred");
-  for (std::size_t i = 0; i < d.ids.size(); ++i)
-    write_png_atomic(out.dir / "pred" / (d.ids[i] + ".png"),
-                     mask_view(r.pred_masks.data(), i, d.size));
-  out.md << "Predicted masks: `pred/<frame id>.png` (class index per pixel, " << d.size << "x"
-         << d.size << ", the packed resolution).\n\n";
+  const bool original = r.scored_at == ScoredAt::Original;
+  for (std::size_t i = 0; i < d.ids.size(); ++i) {
+    const fs::path file = out.dir / "pred" / (d.ids[i] + ".png");
+    if (!original) {
+      write_png_atomic(file, mask_view(r.pred_masks.data(), i, d.size));
+      continue;
+    }
+    const FrameMask& m = r.pred_original.at(i);
+    write_png_atomic(
+        file, cv::Mat(m.height, m.width, CV_8UC1, const_cast<std::uint8_t*>(m.pixels.data())));
+  }
+  out.md << "Predicted masks: `pred/<frame id>.png` (class index per pixel, "
+         << (original ? std::string("at each frame's final mask size")
+                      : std::to_string(d.size) + "x" + std::to_string(d.size) +
+                            ", the packed resolution")
+         << ").\n\n";
 }
 
 void write_segmentation(ReportSink& out, const EvalResult& r) {

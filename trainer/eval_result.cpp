@@ -8,6 +8,8 @@
 
 namespace excap::trainer {
 
+std::string to_string(ScoredAt at) { return at == ScoredAt::Original ? "original" : "packed"; }
+
 void score(EvalResult& r) {
   const std::size_t n = r.data.ids.size();
   if (r.has_cls) {
@@ -16,7 +18,12 @@ void score(EvalResult& r) {
     cm.process(r.data.cd.data(), r.pred_cd.data(), n);
     r.cls = metrics::summarize(cm);
   }
-  if (r.has_seg) {
+  if (r.has_seg && r.scored_at == ScoredAt::Original) {
+    if (r.pred_original.size() != n ||
+        r.original_areas.num_classes() != int(r.data.tissue_names.size()))
+      throw Error("evaluation", "original-size predictions do not match the subset");
+    r.seg = r.original_areas.compute();
+  } else if (r.has_seg) {
     metrics::SegAreas areas(static_cast<int>(r.data.tissue_names.size()), r.data.ignore_index);
     const std::size_t px = std::size_t(r.data.size) * r.data.size;
     if (r.pred_masks.size() != n * px) throw Error("evaluation", "prediction size mismatch");
@@ -26,23 +33,31 @@ void score(EvalResult& r) {
 }
 
 nlohmann::json eval_json(const EvalResult& r) {
-  nlohmann::json j = {{"format", "excap-eval"},
-                      {"version", 1},
-                      {"run", r.run},
-                      {"split", r.data.split},
-                      {"subset", r.subset},
-                      {"checkpoint", r.checkpoint},
-                      {"iteration", r.iteration},
-                      {"count", r.data.ids.size()},
-                      {"size", r.data.size},
-                      {"seconds", r.seconds},
-                      {"created", now_iso8601()},
-                      {"definitions",
-                       "segmentation: mmsegmentation IoUMetric (areas summed over the subset, "
-                       "ignore_index dropped, NaN classes left out of mIoU/mAcc); classification: "
-                       "scikit-learn average='macro', zero_division=0"}};
+  nlohmann::json j = {
+      {"format", "excap-eval"},
+      {"version", 1},
+      {"run", r.run},
+      {"split", r.data.split},
+      {"subset", r.subset},
+      {"checkpoint", r.checkpoint},
+      {"iteration", r.iteration},
+      {"count", r.data.ids.size()},
+      {"size", r.data.size},
+      {"seconds", r.seconds},
+      {"created", now_iso8601()},
+      {"definitions", std::string("segmentation: mmsegmentation IoUMetric (areas summed over the "
+                                  "subset, ignore_index dropped, NaN classes left out of "
+                                  "mIoU/mAcc), ") +
+                          (r.scored_at == ScoredAt::Original
+                               ? "logits resized to each frame's final mask (bilinear, "
+                                 "align_corners=False) and scored against it"
+                               : "scored at the packed size against the nearest-resized masks") +
+                          "; classification: scikit-learn average='macro', zero_division=0"}};
   if (r.has_cls) j["classification"] = metrics::to_json(r.cls, r.data.cd_names);
-  if (r.has_seg) j["segmentation"] = metrics::to_json(r.seg, r.data.tissue_names);
+  if (r.has_seg) {
+    j["scored_at"] = to_string(r.scored_at);
+    j["segmentation"] = metrics::to_json(r.seg, r.data.tissue_names);
+  }
   return j;
 }
 

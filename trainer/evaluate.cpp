@@ -51,8 +51,51 @@ void place_model(model::MultiTaskNetImpl& net, const torch::Device& device) {
     if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
 }
 
+at::Tensor labels_at_size(const at::Tensor& logits, int height, int width) {
+  if (logits.dim() != 4 || logits.size(0) != 1)
+    throw Error("resizing seg logits", "expects one frame's logits [1, C, h, w]");
+  if (height < 1 || width < 1)
+    throw Error("resizing seg logits", "target size " + std::to_string(height) + "x" +
+                                           std::to_string(width) + " is empty");
+  namespace F = torch::nn::functional;
+  const at::Tensor up =
+      F::interpolate(logits.to(torch::kFloat), F::InterpolateFuncOptions()
+                                                   .size(std::vector<std::int64_t>{height, width})
+                                                   .mode(torch::kBilinear)
+                                                   .align_corners(false));
+  return up.argmax(1).squeeze(0).to(torch::kCPU, torch::kUInt8).contiguous();
+}
+
+namespace {
+// Scores one frame at its label's size and keeps the prediction at that size.
+void score_at_label_size(const at::Tensor& logits, const FrameMask& label, EvalResult& out) {
+  const std::size_t n = std::size_t(std::max(label.height, 0)) * std::max(label.width, 0);
+  if (n == 0 || label.pixels.size() != n)
+    throw Error("evaluation", "a label mask's pixels do not match its size");
+  const at::Tensor pred = labels_at_size(logits, label.height, label.width);
+  FrameMask p;
+  p.height = label.height;
+  p.width = label.width;
+  p.pixels.assign(pred.data_ptr<std::uint8_t>(), pred.data_ptr<std::uint8_t>() + n);
+  out.original_areas.process(p.pixels.data(), label.pixels.data(), n);
+  out.pred_original.push_back(std::move(p));
+}
+
+// Empties `out` for `n` predictions of `data`, scored as `at_label_size` says.
+void start_prediction(const SubsetTensors& data, bool at_label_size, EvalResult& out) {
+  const int n = data.count();
+  const std::size_t px = std::size_t(data.info.size) * data.info.size;
+  out.pred_cd.assign(out.has_cls ? n : 0, 0);
+  out.pred_masks.assign(out.has_seg ? std::size_t(n) * px : 0, 0);
+  out.scored_at = at_label_size ? ScoredAt::Original : ScoredAt::Packed;
+  out.pred_original.clear();
+  out.original_areas =
+      metrics::SegAreas(static_cast<int>(data.info.tissue_names.size()), data.info.ignore_index);
+}
+}  // namespace
+
 void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
-             int batch, bool channels_last, EvalResult& out) {
+             int batch, bool channels_last, EvalResult& out, const LabelReader& label_at_size) {
   if (batch < 1)  // the loop below would never advance
     throw Error("evaluation batch", "must be >= 1, got " + std::to_string(batch));
   net.eval();
@@ -61,8 +104,7 @@ void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torc
   const std::int64_t px = std::int64_t(data.info.size) * data.info.size;
   out.has_cls = net.has_cls();
   out.has_seg = net.has_seg();
-  out.pred_cd.assign(out.has_cls ? n : 0, 0);
-  out.pred_masks.assign(out.has_seg ? std::size_t(n) * px : 0, 0);
+  start_prediction(data, static_cast<bool>(label_at_size), out);
   for (int start = 0; start < n; start += batch) {
     std::vector<std::int64_t> rows;
     for (int i = start; i < std::min(n, start + batch); ++i) rows.push_back(i);
@@ -76,6 +118,10 @@ void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torc
       auto m = o.seg_logits.argmax(1).to(torch::kCPU, torch::kUInt8).contiguous();
       std::memcpy(out.pred_masks.data() + std::size_t(start) * px, m.data_ptr<std::uint8_t>(),
                   rows.size() * px);
+      if (label_at_size)  // one frame's resized logits at a time
+        for (std::size_t k = 0; k < rows.size(); ++k)
+          score_at_label_size(o.seg_logits.narrow(0, std::int64_t(k), 1),
+                              label_at_size(std::size_t(rows[k])), out);
     }
   }
 }
@@ -143,6 +189,11 @@ EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
   r.folder = folder;
   SubsetTensors data = load_subset(packed_path(root, cfg.split, cfg.size, opt.subset));
   model::MultiTaskNet net = model::build_model(cfg.model);
+  const bool at_label_size = !opt.at_packed_size && net->has_seg();
+  if (at_label_size && !reads_final_masks())
+    throw Error("eval of run '" + opt.run + "'",
+                "this build reads no PNG (built without OpenCV), so it cannot score at the final "
+                "masks' size; use --at-packed-size");
   if (own_checkpoint(opt)) {
     auto folder = checkpoint_folder(run_dir, opt.checkpoint);
     if (!folder && opt.checkpoint == "best") folder = checkpoint_folder(run_dir, "latest");
@@ -154,8 +205,12 @@ EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
     r.checkpoint = opt.checkpoint;
   }
   place_model(*net, device);
+  const Project project = Project::open(root);
+  LabelReader labels;
+  if (at_label_size)
+    labels = [&](std::size_t row) { return read_final_mask(project, data.info.ids.at(row)); };
   const auto t0 = std::chrono::steady_clock::now();
-  predict(*net, data, device, opt.batch, device.is_cuda(), r);
+  predict(*net, data, device, opt.batch, device.is_cuda(), r, labels);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.data = data.info;
   score(r);

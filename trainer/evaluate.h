@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -24,9 +25,19 @@ int configure_threads(int threads);
 // (NHWC convolutions are the fast path of cuDNN with tensor cores).
 void place_model(model::MultiTaskNetImpl& net, const torch::Device& device);
 
-// Predicted CD and masks for every frame of `data` (eval mode, no grad).
+// The ground truth of one frame at its own size, by row of the packed subset.
+using LabelReader = std::function<FrameMask(std::size_t row)>;
+
+// Predicted CD and masks for every frame of `data` (eval mode, no grad). With
+// `label_at_size`, also scores each frame at its label's size (out.scored_at =
+// Original, out.pred_original, out.original_areas), one frame's resized logits at a time.
 void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
-             int batch, bool channels_last, EvalResult& out);
+             int batch, bool channels_last, EvalResult& out,
+             const LabelReader& label_at_size = nullptr);
+
+// mmsegmentation's resize of one frame's seg logits ([1, C, h, w]) to
+// height x width (bilinear, align_corners=False), then argmax: U8 [height, width] on the CPU.
+at::Tensor labels_at_size(const at::Tensor& logits, int height, int width);
 
 // The headline scores of a scored result, for logs and best-checkpoint choice:
 // accuracy, precision, recall, f1 (classification), aAcc, mIoU, mAcc (segmentation).
