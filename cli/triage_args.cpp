@@ -2,11 +2,17 @@
 
 namespace excap::cli {
 
-void add_triage_options(CLI::App* sub, TriageCli& o) {
-  sub->add_option("video", o.video,
-                  "Video file (any file OpenCV/FFmpeg decodes; need not be imported)")
-      ->required();
-  sub->add_option("--run", o.run, "Trained run folder: PROJECT/runs/NAME")->required();
+void add_triage_options(CLI::App* sub, TriageCli& o, bool many) {
+  if (many)
+    sub->add_option("videos", o.inputs,
+                    "Video files (any file OpenCV/FFmpeg decodes; need not be imported), folders "
+                    "(searched recursively) or lists of paths (.txt/.lst/.list, one per line)");
+  else
+    sub->add_option("video", o.video,
+                    "Video file (any file OpenCV/FFmpeg decodes; need not be imported)")
+        ->required();
+  auto* run = sub->add_option("--run", o.run, "Trained run folder: PROJECT/runs/NAME");
+  if (!many) run->required();  // triage --merge needs no run
   sub->add_option("--checkpoint", o.checkpoint, "best | latest | path to a weights .safetensors");
   auto* every = sub->add_option("--every", o.every, "Every N-th frame (default: every frame)")
                     ->check(CLI::PositiveNumber);

@@ -15,6 +15,7 @@
 #include "report/plots.h"
 #include "stage1/stage1.h"
 #include "store/project.h"
+#include "triage/batch.h"
 #include "triage/triage.h"
 
 namespace excap::trainer {
@@ -99,6 +100,7 @@ nlohmann::json summary_json(const TriageResult& r) {
       {"truncated", r.truncated},
       {"warnings", r.warnings},
       {"frames", {{"planned", r.planned}, {"processed", r.processed}, {"predicted_cd", cd_counts}}},
+      {"p_clear", p_clear_stats(r.frames)},
       {"selection",
        {{"rule", r.rule.describe()},
         {"keep", r.rule.keep},
