@@ -86,6 +86,11 @@ void LabelSchema::validate(const std::string& where) const {
     throw Error(where, "ignore_index " + std::to_string(ignore_index) +
                            " collides with a tissue class id (use a value >= " +
                            std::to_string(num_tissue()) + ", normally 255)");
+  // Mask PNGs mark "not labeled" with 255 (docs/label-schema.md): the studio's
+  // eraser, pack and the metrics all read it so, whatever the schema says.
+  if (ignore_index != 255)
+    throw Error(where, "ignore_index is " + std::to_string(ignore_index) +
+                           "; it must be 255, the value mask PNGs use for unlabeled pixels");
   check_hotkeys(*this, where);
 }
 

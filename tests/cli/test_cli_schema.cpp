@@ -104,6 +104,7 @@ TEST_CASE("init --schema refuses a bad schema file, naming the file and the reas
                 "at least 2 clearness degrees, has 1");
   check_refused(tmp, edited([](json& j) { j["ignore_index"] = 1; }),
                 "ignore_index 1 collides with a tissue class id");
+  check_refused(tmp, edited([](json& j) { j["ignore_index"] = 254; }), "it must be 255");
 
   // A schema file that is not there, and a name that is neither built in nor a file.
   std::string out;
