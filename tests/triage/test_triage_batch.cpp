@@ -265,6 +265,36 @@ bool has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
 
+// The merged summary is the union of the per-video summaries; returns the kept total.
+long long check_merged_is_union(const fs::path& out, const std::vector<fs::path>& videos) {
+  const nlohmann::json m = read_json_file(out / "summary.json");
+  CHECK(m["format"] == "excap-triage-merged");
+  CHECK(m["shards"] == 2);
+  REQUIRE(m["videos"].size() == 3);
+  long long kept = 0, processed = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const nlohmann::json& e = m["videos"][i];
+    const nlohmann::json s = read_json_file(out / e["folder"].get<std::string>() / "summary.json");
+    CHECK(e["path"] == videos[i].string());
+    CHECK(s["video"]["path"] == videos[i].string());
+    CHECK(e["shard"] == static_cast<int>(i % 2));
+    CHECK(e["kept"] == s["selection"]["kept"]);
+    CHECK(e["frames_processed"] == s["frames"]["processed"]);
+    CHECK(e["frames_processed"].get<long long>() > 0);
+    CHECK(e["p_clear"] == s["p_clear"]);
+    CHECK(e["p_clear"]["count"] == e["frames_processed"]);
+    CHECK(e["timing"]["wall_s"] == s["performance"]["wall_s"]);
+    kept += e["kept"].get<long long>();
+    processed += e["frames_processed"].get<long long>();
+  }
+  CHECK(m["totals"]["videos"] == 3);
+  CHECK(m["totals"]["kept"] == kept);
+  CHECK(m["totals"]["frames_processed"] == processed);
+  CHECK(m["totals"]["p_clear"]["count"] == processed);
+
+  return kept;
+}
+
 }  // namespace
 
 TEST_CASE("excap triage over 3 videos as 2 shards: each once, resumable, merged as the union") {
@@ -325,31 +355,7 @@ TEST_CASE("excap triage over 3 videos as 2 shards: each once, resumable, merged 
   CHECK(fs::last_write_time(vdir / "c.mkv" / "frames.csv") == c_time);
   CHECK(fs::file_size(vdir / "a.mkv" / "frames.csv") > 100);
 
-  // The merged summary is the union of the per-video summaries.
-  const nlohmann::json m = read_json_file(out / "summary.json");
-  CHECK(m["format"] == "excap-triage-merged");
-  CHECK(m["shards"] == 2);
-  REQUIRE(m["videos"].size() == 3);
-  long long kept = 0, processed = 0;
-  for (std::size_t i = 0; i < 3; ++i) {
-    const nlohmann::json& e = m["videos"][i];
-    const nlohmann::json s = read_json_file(out / e["folder"].get<std::string>() / "summary.json");
-    CHECK(e["path"] == videos[i].string());
-    CHECK(s["video"]["path"] == videos[i].string());
-    CHECK(e["shard"] == static_cast<int>(i % 2));
-    CHECK(e["kept"] == s["selection"]["kept"]);
-    CHECK(e["frames_processed"] == s["frames"]["processed"]);
-    CHECK(e["frames_processed"].get<long long>() > 0);
-    CHECK(e["p_clear"] == s["p_clear"]);
-    CHECK(e["p_clear"]["count"] == e["frames_processed"]);
-    CHECK(e["timing"]["wall_s"] == s["performance"]["wall_s"]);
-    kept += e["kept"].get<long long>();
-    processed += e["frames_processed"].get<long long>();
-  }
-  CHECK(m["totals"]["videos"] == 3);
-  CHECK(m["totals"]["kept"] == kept);
-  CHECK(m["totals"]["frames_processed"] == processed);
-  CHECK(m["totals"]["p_clear"]["count"] == processed);
+  const long long kept = check_merged_is_union(out, videos);
 
   // --merge rewrites it from the manifest alone.
   fs::remove(out / "summary.json");
