@@ -535,6 +535,9 @@ void Extraction::warn_lost(const VideoPass& pass) {
 
 ExtractReport extract_frames(const Project& p, const ExtractOptions& opt) {
   require_safe_id(opt.user, "user");
+  // Plan from a settled project: the lock finishes a change a killed run left
+  // half-landed and sweeps its temporaries, even when nothing is left to extract.
+  { const ProjectLock settle = ProjectLock::acquire(p.root(), "extract"); }
   const ExtractRate rate = resolve_rate(p, opt);
   long long total = 0;
   const std::vector<VideoPlan> plan = plan_extraction(p, opt, rate, total);

@@ -86,7 +86,7 @@ TEST_CASE("an expert who labeled a frame cannot settle it") {
   CHECK_THROWS_AS(s.open_frame("v1_00000"), Error);
 }
 
-TEST_CASE("expert takes A, picks a region from B, accepts; decided frames leave the queue") {
+TEST_CASE("expert takes A, picks a region from B, accepts, decided frames leave the queue") {
   test::ScratchDir dir("studio-adj-flow");
   test::make_studio_project(dir / "proj", 3);
   label_both(dir / "proj", "v1_00000", 0, 1);

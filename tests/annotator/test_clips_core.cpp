@@ -44,7 +44,7 @@ TEST_CASE("video cursor serves any frame exactly, forwards and backwards") {
   CHECK(cur.wait(500).index == 49);  // clamped to the last frame
 }
 
-TEST_CASE("extraction runs on a worker with progress; a re-run keeps what exists") {
+TEST_CASE("extraction runs on a worker with progress, a re-run keeps what exists") {
   test::ScratchDir dir("studio-extract");
   Project p = test::make_studio_project(dir / "proj", 0);
   const fs::path video = numbered_video(dir.path(), 60);

@@ -55,7 +55,7 @@ TEST_CASE("a stroke that changes nothing leaves no undo step") {
   CHECK(d.history().undo_depth() == 1);
 }
 
-TEST_CASE("undo/redo sequence interleaving mask and CD edits; new edit clears redo") {
+TEST_CASE("undo/redo sequence interleaving mask and CD edits, new edit clears redo") {
   LabelDocument d = make_doc();
   d.apply("flood fill", [](cv::Mat& m) { return flood_fill(m, {0, 0}, 1); });
   CHECK(d.set_cd(0));
@@ -108,7 +108,7 @@ TEST_CASE("cancel_stroke restores the mask as it was") {
   CHECK(d.history().undo_depth() == 0);
 }
 
-TEST_CASE("background is filled outside the field of view; done needs CD and full FOV") {
+TEST_CASE("background is filled outside the field of view, done needs CD and full FOV") {
   cv::Mat fov = cv::Mat::zeros(6, 8, CV_8UC1);
   fov(cv::Rect(2, 1, 4, 4)).setTo(255);
   LabelDocument d = make_doc(8, 6, 1 << 20, fov);

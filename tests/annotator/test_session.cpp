@@ -76,7 +76,7 @@ TEST_CASE("double blind: A cannot load B's frame, and B's work changes nothing A
   CHECK_FALSE(fs::exists(p.label_json_path("a", "v1_00000")));
 }
 
-TEST_CASE("autosave round trip restores the exact mask, CD and time; status follows") {
+TEST_CASE("autosave round trip restores the exact mask, CD and time, status follows") {
   test::ScratchDir dir("studio-session-save");
   test::make_studio_project(dir / "proj", 3);
   cv::Mat saved_mask;

@@ -56,7 +56,7 @@ TEST_CASE("brush stroke segment covers the capsule between its ends") {
   CHECK(text(m) == text({"........", ".222222.", "22222222", ".222222.", "........"}));
 }
 
-TEST_CASE("eraser sets pixels back to unlabeled; radius 0 is a one-pixel line") {
+TEST_CASE("eraser sets pixels back to unlabeled, radius 0 is a one-pixel line") {
   cv::Mat m = mask_from({"1111", "1111", "1111"});
   const cv::Rect r = paint_segment(m, {0, 0}, {3, 2}, 0, kUnlabeled);
   CHECK(text(m) == text({".111", "1..1", "111."}));
@@ -148,7 +148,7 @@ TEST_CASE("grabcut from a rough loop keeps the object inside it") {
   CHECK(r.x >= 18);
 }
 
-TEST_CASE("overlay colours come from the schema; outline keeps only borders") {
+TEST_CASE("overlay colours come from the schema, outline keeps only borders") {
   const auto schema = excap::cecd_schema();
   const auto pal = OverlayPalette::from_schema(schema);
   cv::Mat m = mask_from({"3333", "3333", "33..", "...."});

@@ -42,7 +42,7 @@ void check_refused(const ScratchDir& tmp, const std::string& text, const std::st
 }
 }  // namespace
 
-TEST_CASE("init --schema FILE writes that schema into project.json; cecd still works") {
+TEST_CASE("init --schema FILE writes that schema into project.json, cecd still works") {
   ScratchDir tmp("cli-schema-init");
   std::string out;
   const std::string dir = (tmp / "bleed").string();

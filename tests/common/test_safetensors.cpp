@@ -187,7 +187,7 @@ TEST_CASE("safetensors: metadata must be a string map and names unique") {
                  "appears twice");
 }
 
-TEST_CASE("safetensors: reading names the file; writing refuses inconsistent tensors") {
+TEST_CASE("safetensors: reading names the file, writing refuses inconsistent tensors") {
   ScratchDir dir("safetensors_errors");
   try {
     st::read(dir / "missing.safetensors");

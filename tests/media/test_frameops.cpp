@@ -73,7 +73,7 @@ TEST_CASE("detect_fov: a disc cropped top and bottom becomes a polygon") {
   CHECK(m.at<uchar>(25, 100) == 255);  // just inside the cut
 }
 
-TEST_CASE("detect_fov: full-frame content is kept whole; an empty sample is an error") {
+TEST_CASE("detect_fov: full-frame content is kept whole, an empty sample is an error") {
   cv::Mat f(64, 64, CV_8UC3, cv::Scalar(90, 100, 110));
   const FieldOfView fov = detect_fov({f});
   CHECK(cv::countNonZero(fov.mask(f.size())) == 64 * 64);

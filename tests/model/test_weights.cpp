@@ -76,7 +76,7 @@ TEST_CASE("weights: save and load round trip bit-exact, config in the metadata")
 }
 
 TEST_CASE(
-    "weights: missing and unexpected keys are reported; strict refuses them; shape mismatches name "
+    "weights: missing and unexpected keys are reported, strict refuses them, shape mismatches name "
     "the tensor") {
   ScratchDir dir("weights_mismatch");
   auto hard = build_model(config("hard_share"));
@@ -141,7 +141,7 @@ TEST_CASE("weights: tensor adapters keep dtype, shape and bits") {
   CHECK_THROWS_AS(to_safetensor(torch::zeros({2}, torch::kComplexFloat)), excap::Error);
 }
 
-TEST_CASE("weights: torchvision names map into every arch; legacy DenseNet keys are remapped") {
+TEST_CASE("weights: torchvision names map into every arch, legacy DenseNet keys are remapped") {
   CHECK(remap_legacy_key("features.denseblock1.denselayer1.norm.1.weight") ==
         "features.denseblock1.denselayer1.norm1.weight");
   CHECK(remap_legacy_key("module.features.denseblock3.denselayer12.conv.2.weight") ==

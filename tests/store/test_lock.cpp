@@ -121,7 +121,7 @@ TEST_CASE("EXCAP_LOCK_TIMEOUT sets the wait and a bad value is refused") {
   CHECK(lock_timeout_s() == 30);
 }
 
-TEST_CASE("the lock is re-entrant for its thread; other threads wait for it") {
+TEST_CASE("the lock is re-entrant for its thread, other threads wait for it") {
   test::ScratchDir tmp("lock-5");
   Project p = make_project(tmp);
   auto outer = ProjectLock::acquire(p.root(), "outer", 1);
@@ -183,7 +183,7 @@ TEST_CASE("processes that read-modify-write under the lock lose no update") {
   CHECK_FALSE(fs::exists(lock_path(p.root())));
 }
 
-TEST_CASE("a change lands its files and one audit line; an uncommitted change lands nothing") {
+TEST_CASE("a change lands its files and one audit line, an uncommitted change lands nothing") {
   test::ScratchDir tmp("lock-7");
   Project p = make_project(tmp);
   const ProjectLock lock = ProjectLock::acquire(p.root(), "test", 1);

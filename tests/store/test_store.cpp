@@ -66,7 +66,7 @@ TEST_CASE("project round trip keeps every record") {
   CHECK(q.final_frames() == std::vector<std::string>{"v0001_000010"});
 }
 
-TEST_CASE("a video's stored field of view round-trips; an entry without one loads") {
+TEST_CASE("a video's stored field of view round-trips, an entry without one loads") {
   ScratchDir tmp("store-fov");
   Project p = Project::create(tmp / "proj", cecd_schema());
   Video circle{"v1", "p-1", "", 10, 100, 320, 240, "FFV1", 10, "", {}};

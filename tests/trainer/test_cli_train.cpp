@@ -30,7 +30,7 @@ std::string packed_synthetic(const test::ScratchDir& dir, int train, int val, in
 }
 }  // namespace
 
-TEST_CASE("cli: pack, train, eval and compare a tiny run; Ctrl-C saves and --resume finishes") {
+TEST_CASE("cli: pack, train, eval and compare a tiny run, Ctrl-C saves and --resume finishes") {
   test::ScratchDir dir("trainer_cli");
   std::string out;
   const std::string d = packed_synthetic(dir, 16, 4, 6, out);

@@ -128,7 +128,7 @@ TEST_CASE("eval: labels_at_size refuses a batch and an empty size") {
   CHECK_THROWS_AS(labels_at_size(torch::zeros({1, 3, 4, 4}), 0, 8), Error);
 }
 
-TEST_CASE("eval: masks larger than the packed size score differently; equal ones identically") {
+TEST_CASE("eval: masks larger than the packed size score differently, equal ones identically") {
   test::ScratchDir dir("eval_original_size");
   make_project(dir.path(), 48);
   train_run(dir.path(), 24, "small");
@@ -177,7 +177,7 @@ TEST_CASE("eval: masks larger than the packed size score differently; equal ones
   }
 }
 
-TEST_CASE("cli: eval writes predicted masks at the final masks' size; --at-packed-size keeps 24") {
+TEST_CASE("cli: eval writes predicted masks at the final masks' size, --at-packed-size keeps 24") {
   test::ScratchDir dir("eval_original_cli");
   make_project(dir.path(), 40);
   train_run(dir.path(), 24, "a");

@@ -210,7 +210,7 @@ TEST_CASE("smoke: the real WCE bleeding frames train and evaluate") {
   CHECK(fs::exists(write_eval_report(run_dir, r, Project::open(dir.path()).meta().schema)));
 }
 
-TEST_CASE("amp modes round-trip; a bad one lists the allowed modes") {
+TEST_CASE("amp modes round-trip, a bad one lists the allowed modes") {
   for (const auto& name : known_amp_modes()) CHECK(to_string(parse_amp_mode(name)) == name);
   CHECK(parse_amp_mode("fp16") == AmpMode::Fp16);
   CHECK(parse_amp_mode("bf16") == AmpMode::Bf16);

@@ -166,7 +166,7 @@ TEST_CASE("videos come from files, folders (recursively) and list files, sorted 
   CHECK(e.find("bad.list") != std::string::npos);
 }
 
-TEST_CASE("shard i owns the videos whose sorted index modulo n is i; same names get a hash") {
+TEST_CASE("shard i owns the videos whose sorted index modulo n is i, same names get a hash") {
   const std::vector<fs::path> sorted = {"/d/a/v.mp4", "/d/b/v.mp4", "/d/c.mp4", "/d/e.mp4",
                                         "/d/f.mp4"};
   const auto plan = trainer::plan_batch(sorted, 2);
@@ -202,7 +202,7 @@ TEST_CASE("p(clear) statistics of a video") {
   CHECK(trainer::p_clear_stats({})["count"] == 0);
 }
 
-TEST_CASE("an interrupted video of a batch is not complete and is redone; no merge before") {
+TEST_CASE("an interrupted video of a batch is not complete and is redone, no merge before") {
   const auto& fx = test::triage_fixture();
   ScratchDir tmp("triage-batch-int");
   fs::create_directories(tmp / "in");
