@@ -4,6 +4,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/fsutil.h"
 #include "common/process.h"
 
 namespace excap::test {
@@ -63,6 +64,14 @@ std::string reference_python() {
     return "";
   }
   return py;
+}
+
+std::map<std::string, std::string> tree_snapshot(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    files[fs::relative(e.path(), root).string()] =
+        e.is_regular_file() ? excap::read_file(e.path()) : std::string("<dir>");
+  return files;
 }
 
 }  // namespace excap::test

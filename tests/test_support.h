@@ -2,6 +2,7 @@
 // running the excap binary.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,10 @@ class ScratchDir {
  private:
   fs::path path_;
 };
+
+// Every file and folder below `root`: relative path -> the file's bytes, or
+// "<dir>" for a folder. Tests compare two of them to show nothing was written.
+std::map<std::string, std::string> tree_snapshot(const fs::path& root);
 
 // ../shared/data/<sub> when present; empty path (and a printed message) when not.
 fs::path shared_data(const std::string& sub);

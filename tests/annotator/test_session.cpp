@@ -142,17 +142,6 @@ TEST_CASE("crash restore: a save interrupted before rename keeps the last saved 
   CHECK(temps == 0);
 }
 
-namespace {
-// Every file and folder under `root`: relative path -> content.
-std::map<std::string, std::string> tree(const fs::path& root) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    files[fs::relative(e.path(), root).string()] =
-        e.is_regular_file() ? read_file(e.path()) : std::string("<dir>");
-  return files;
-}
-}  // namespace
-
 TEST_CASE("opening a session and browsing every frame writes nothing, even past the FOV") {
   test::ScratchDir dir("studio-session-readonly");
   Project p = test::make_studio_project(dir / "proj", 4, 96);
@@ -175,7 +164,7 @@ TEST_CASE("opening a session and browsing every frame writes nothing, even past 
     s.save(*doc, 2.0);
   }
   atomic_write(p.label_mask_path("a", "x").parent_path() / "v1_00003.png.tmp-1-abc", "partial");
-  const auto before = tree(dir / "proj");
+  const auto before = test::tree_snapshot(dir / "proj");
   {
     Session s = Session::open(dir / "proj", "a");
     for (const auto& e : s.list()) {
@@ -185,7 +174,7 @@ TEST_CASE("opening a session and browsing every frame writes nothing, even past 
     auto doc = s.open_frame("v1_00001");
     CHECK(cv::countNonZero(doc->mask() != 1) > 0);  // clipped to the FOV for display only
   }
-  CHECK(tree(dir / "proj") == before);
+  CHECK(test::tree_snapshot(dir / "proj") == before);
 }
 
 TEST_CASE("only the roles that choose clips may see the raw video") {

@@ -159,17 +159,6 @@ TEST_CASE("studio: an annotator may not open the Clips workspace (raw video)") {
   CHECK_FALSE(fs::exists(shot));
 }
 
-namespace {
-// Every file and folder under `root`: relative path -> content.
-std::map<std::string, std::string> tree(const fs::path& root) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    files[fs::relative(e.path(), root).string()] =
-        e.is_regular_file() ? read_file(e.path()) : std::string("<dir>");
-  return files;
-}
-}  // namespace
-
 TEST_CASE("studio: opening, browsing and closing writes nothing to the project") {
   if (!have_xvfb()) return;
   test::ScratchDir dir("studio-smoke-readonly");
@@ -185,7 +174,7 @@ TEST_CASE("studio: opening, browsing and closing writes nothing to the project")
   rec.cd = 1;
   p.save_label(rec);
   atomic_write(p.label_mask_path("a", "x").parent_path() / "v1_00002.png.tmp-1-abc", "partial");
-  const auto before = tree(dir / "proj");
+  const auto before = test::tree_snapshot(dir / "proj");
   const std::string proj = (dir / "proj").string(), settings = (dir / "s.json").string();
   std::string out;
   CHECK(run_studio({proj, "--user", "a", "--frame", "v1_00001", "--browse", "6", "--settings",
@@ -197,7 +186,7 @@ TEST_CASE("studio: opening, browsing and closing writes nothing to the project")
   CHECK(run_studio({proj, "--user", "expert", "--workspace", "clips", "--settings", settings,
                     "--screenshot", (dir / "c.png").string()},
                    &out) == 0);
-  CHECK(tree(dir / "proj") == before);
+  CHECK(test::tree_snapshot(dir / "proj") == before);
 }
 
 TEST_CASE("studio: --help, --version and a bad argument") {

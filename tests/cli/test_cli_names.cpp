@@ -17,17 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 std::string excap_cmd() { return built_binary("excap"); }
 
-// Every file under `root`: relative path -> content.
-std::map<std::string, std::string> tree(const fs::path& root) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file())
-      files[fs::relative(e.path(), root).string()] = excap::read_file(e.path());
-    else
-      files[fs::relative(e.path(), root).string() + "/"] = "";
-  return files;
-}
-
 // A project with users a, b (annotators) and x (expert) inside tmp/in/deep/.
 std::string make_project(const ScratchDir& tmp) {
   const std::string dir = (tmp / "in" / "deep" / "proj").string();
@@ -83,7 +72,7 @@ std::string option_of(const std::vector<std::string>& args) {
 TEST_CASE("every name option refuses traversal, absolute paths, empty names and '/'") {
   ScratchDir tmp("cli-names");
   const std::string dir = make_project(tmp);
-  const auto before = tree(tmp.path());
+  const auto before = tree_snapshot(tmp.path());
   for (const auto& args : name_commands(dir)) {
     for (const std::string bad : {"../../x", "/tmp/x", "", "a/b", "..", "-"}) {
       std::vector<std::string> argv{excap_cmd()};
@@ -98,25 +87,25 @@ TEST_CASE("every name option refuses traversal, absolute paths, empty names and 
         CHECK_MESSAGE(out.find(excap::safe_id_rule()) != std::string::npos, what << ": " << out);
     }
   }
-  CHECK(tree(tmp.path()) == before);
+  CHECK(tree_snapshot(tmp.path()) == before);
 }
 
 TEST_CASE("eval --subset '../../x' cannot read or write outside the project") {
   ScratchDir tmp("cli-eval-subset");
   const std::string dir = make_project(tmp);
   excap::atomic_write(tmp / "in" / "deep" / "proj" / "runs" / "R" / "config.json", "{}");
-  const auto before = tree(tmp.path());
+  const auto before = tree_snapshot(tmp.path());
   std::string out;
   CHECK(run_command({excap_cmd(), "eval", dir, "--run", "R", "--subset", "../../x"}, &out) != 0);
   CHECK(out.find("--subset") != std::string::npos);
   CHECK(out.find("'../../x' is not allowed: " + excap::safe_id_rule()) != std::string::npos);
-  CHECK(tree(tmp.path()) == before);
+  CHECK(tree_snapshot(tmp.path()) == before);
 }
 
 TEST_CASE("a command acting for a user refuses one not in project.json, writing nothing") {
   ScratchDir tmp("cli-users");
   const std::string dir = make_project(tmp);
-  const auto before = tree(tmp.path());
+  const auto before = tree_snapshot(tmp.path());
   const std::vector<std::vector<std::string>> cmds = {
       {"clips", "add", dir, "--video", "v001", "--from", "0", "--to", "9", "--user", "zed"},
       {"clips", "add", dir, "--video", "v001", "--from", "0", "--to", "9", "--by", "zed"},
@@ -138,7 +127,7 @@ TEST_CASE("a command acting for a user refuses one not in project.json, writing 
                   args[0] << ": " << out);
     CHECK_MESSAGE(out.find("lists: a, b, x") != std::string::npos, args[0] << ": " << out);
   }
-  CHECK(tree(tmp.path()) == before);
+  CHECK(tree_snapshot(tmp.path()) == before);
 }
 
 TEST_CASE("clips list, info and errors print user text escaped, never raw") {

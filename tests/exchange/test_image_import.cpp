@@ -128,14 +128,6 @@ void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
-// Every file of a folder with its bytes: "nothing changed" means this is equal.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().lexically_relative(dir).string()] = read_file(e.path());
-  return out;
-}
-
 Project cecd_project(const fs::path& dir) {
   return Project::create(dir, cecd_schema(), test::curation_users());
 }
@@ -392,7 +384,7 @@ TEST_CASE("every problem is listed with its file and the project stays byte-iden
   write_image(tmp / "seed" / "images" / "z.png", textured_frame(59));
   ImageImportOptions seed = options(p, tmp / "seed");
   REQUIRE(import_images(p, seed).imported.size() == 1);  // a project with something in it
-  const auto before = snapshot(p.root());
+  const auto before = test::tree_snapshot(p.root());
   std::vector<std::string> all;
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const fs::path in = tmp / ("in" + std::to_string(k));
@@ -408,7 +400,7 @@ TEST_CASE("every problem is listed with its file and the project stays byte-iden
     o.as = "final";
     CAPTURE(cases[k].name);
     CHECK_THROWS_WITH_AS(import_images(p, o), doctest::Contains(cases[k].expect.c_str()), Error);
-    CHECK(snapshot(p.root()) == before);
+    CHECK(test::tree_snapshot(p.root()) == before);
   }
 }
 

@@ -417,14 +417,6 @@ TEST_CASE("excap clips add and extract check every number at the edge") {
 
 namespace {
 
-// Every file of the project with its bytes (the lock and temporaries aside).
-std::map<std::string, std::string> tree_bytes(const fs::path& root) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) out[fs::relative(e.path(), root).string()] = read_file(e.path());
-  return out;
-}
-
 std::size_t log_count(const fs::path& log, const std::string& action) {
   std::error_code ec;
   if (!fs::exists(log, ec)) return 0;
@@ -445,7 +437,7 @@ TEST_CASE("a refused import, clip or extraction changes nothing: the user is che
   Project p = Project::create(tmp / "proj", cecd_schema());
   const Video v = import_video(p, tmp / "a.mkv", "Pat", "ann");
   add_clip(p, v.id, 0, 20, "ann", "");
-  const auto before = tree_bytes(p.root());
+  const auto before = test::tree_snapshot(p.root());
   for (const std::string bad : {"../../evil", "/etc/x", "a/b", ""}) {
     CHECK_THROWS_AS(import_video(p, tmp / "b.mkv", "Other", bad), Error);
     CHECK_THROWS_AS(add_clip(p, v.id, 30, 40, bad, ""), Error);
@@ -462,7 +454,7 @@ TEST_CASE("a refused import, clip or extraction changes nothing: the user is che
   CHECK_THROWS_WITH_AS(import_video(p, tmp / "b.mkv", "Other", "blocked"),
                        doctest::Contains("audit log"), Error);
   fs::remove(p.root() / "log" / "blocked.jsonl");
-  CHECK(tree_bytes(p.root()) == before);
+  CHECK(test::tree_snapshot(p.root()) == before);
   CHECK_FALSE(fs::exists(tmp / "evil.jsonl"));
 }
 
