@@ -510,4 +510,22 @@ ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zi
   return r;
 }
 
+fs::path unpack_cvat_zip(const fs::path& zip, const ZipLimits& limits) {
+  return unpack_zip(zip, limits);
+}
+
+fs::path cvat_export_root(const fs::path& dir) { return find_cvat_root(dir); }
+
+CvatColours read_cvat_labelmap(const fs::path& root, const LabelSchema& schema) {
+  return read_labelmap(root, schema);
+}
+
+cv::Mat cvat_class_mask(const cv::Mat& bgr, const CvatColours& colours, int ignore_index,
+                        long long* unknown, std::array<std::uint8_t, 3>* first) {
+  cv::Vec3b f{};
+  cv::Mat m = to_class_mask(bgr, colours, ignore_index, unknown, &f);
+  if (*unknown) *first = {f[2], f[1], f[0]};
+  return m;
+}
+
 }  // namespace excap

@@ -10,6 +10,8 @@
 // void colour) is declared and painted there; importing maps it back to 255.
 // Masks are PNG (lossless) and the round trip export -> import is exact.
 #pragma once
+#include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,9 +19,14 @@
 #include "common/fsutil.h"
 #include "exchange/zip.h"
 
+namespace cv {
+class Mat;
+}
+
 namespace excap {
 
 class Project;
+struct LabelSchema;
 
 struct ExportOptions {
   std::string split;             // splits/<split>.json
@@ -58,5 +65,22 @@ ImportResult import_cvat_masks(const Project& project, const fs::path& dir_or_zi
 
 // "unlabeled" unless the schema already has a class of that name.
 std::string cvat_unlabeled_label_name(const std::vector<std::string>& schema_names);
+
+// ---- pieces of the CVAT reader, shared with import-images (image_layouts.h) ----
+
+// An RGB colour of labelmap.txt -> schema tissue id (the ignore index for "unlabeled").
+using CvatColours = std::map<std::array<std::uint8_t, 3>, int>;
+
+// Unpacks a zip export into a fresh temporary folder (the caller removes it).
+fs::path unpack_cvat_zip(const fs::path& zip, const ZipLimits& limits);
+// The folder of an export holding labelmap.txt or SegmentationClass/ (it or one below).
+fs::path cvat_export_root(const fs::path& dir);
+// labelmap.txt's colours mapped to the schema by label name, case-insensitive;
+// throws Error naming the line of a label the schema lacks.
+CvatColours read_cvat_labelmap(const fs::path& root, const LabelSchema& schema);
+// A BGR colour mask as class indices; pixels of undeclared colours become
+// `ignore_index`, are counted in `unknown`, and the first one is kept (RGB).
+cv::Mat cvat_class_mask(const cv::Mat& bgr, const CvatColours& colours, int ignore_index,
+                        long long* unknown, std::array<std::uint8_t, 3>* first);
 
 }  // namespace excap
