@@ -24,6 +24,11 @@ void print_result(const ImageImportResult& r) {
   for (const auto& d : r.duplicates) std::cout << "  skipped " << printable(d) << "\n";
   std::cout << "imported " << r.imported.size() << " images (" << with_mask << " with a mask, "
             << with_cd << " with a CD); near-duplicates skipped " << r.duplicates.size() << "\n";
+  if (!r.split.empty()) {
+    std::cout << "split '" << printable(r.split) << "' from the " << r.layout << " subsets:";
+    for (const auto& [subset, n] : r.per_subset) std::cout << " " << printable(subset) << " " << n;
+    std::cout << "\n";
+  }
   for (const auto& w : r.warnings) std::cerr << "excap: warning: " << printable(w) << "\n";
 }
 
@@ -32,13 +37,25 @@ void print_result(const ImageImportResult& r) {
 void register_image_import_commands(CLI::App& app, Registry& reg) {
   auto* cmd = app.add_subcommand(
       "import-images",
-      "Import a folder of images (png, jpg, bmp, tif), with masks and labels, as frames");
+      "Import a folder of images (png, jpg, bmp, tif), with masks and labels, an "
+      "mmsegmentation dataset or a CVAT mask export, as frames");
   auto dir = std::make_shared<std::string>();
   auto opt = std::make_shared<ImageImportOptions>();
   auto no_fov = std::make_shared<bool>(false);
   auto no_dedupe = std::make_shared<bool>(false);
   cmd->add_option("DIR", *dir, "Project folder")->required();
-  cmd->add_option("--images", opt->images, "Folder of images (searched recursively)")->required();
+  cmd->add_option(
+      "--images", opt->images,
+      "Folder of images (searched recursively; an mmseg or CVAT layout is read as one)");
+  cmd->add_option("--mmseg", opt->mmseg, "mmsegmentation dataset root (img_dir/, ann_dir/)");
+  cmd->add_option("--cvat", opt->cvat,
+                  "CVAT 'Segmentation mask 1.1' export with its images (folder or zip)");
+  cmd->add_option("--split", opt->split,
+                  "Name of the split a layout's subsets become (default: imported)");
+  cmd->add_option("--img-suffix", opt->img_suffix,
+                  "mmseg: image file suffix (default: any image type)");
+  cmd->add_option("--seg-map-suffix", opt->seg_map_suffix,
+                  "mmseg: annotation = image stem + this (default .png)");
   cmd->add_option("--masks", opt->masks, "Folder of masks, matched to images by file stem");
   cmd->add_option("--labels", opt->labels_csv, "CSV with a 'file' column and 'cd', 'patient'");
   cmd->add_option("--binary-masks", opt->binary_class,
@@ -53,6 +70,8 @@ void register_image_import_commands(CLI::App& app, Registry& reg) {
       ->required()
       ->check(safe_name());
   reg.add(cmd, [=] {
+    if (opt->images.empty() + opt->mmseg.empty() + opt->cvat.empty() != 2)
+      throw Error("import-images", "give one of --images, --mmseg, --cvat");
     Project p = Project::open(*dir);
     require_project_user(p, opt->user, "--user");
     ImageImportOptions o = *opt;

@@ -14,6 +14,9 @@
 
 #include "common/error.h"
 #include "common/ids.h"
+#include "curation/split.h"
+#include "exchange/exchange.h"
+#include "exchange/image_layouts.h"
 #include "media/frameops.h"
 #include "media/imageio.h"
 #include "store/change.h"
@@ -44,7 +47,9 @@ bool is_image_file(const fs::path& p) {
 
 struct Source {
   fs::path path;
-  std::string rel;  // relative to the images folder, '/' separated
+  std::string rel;     // relative to the images folder, '/' separated
+  fs::path mask;       // layouts: the image's mask file ("" = none)
+  std::string subset;  // layouts: its subset ("" = none)
 };
 
 // Every image file below `root`, sorted by relative path (the import order).
@@ -55,7 +60,7 @@ std::vector<Source> list_sources(const fs::path& root) {
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec))
     if (it->is_regular_file(ec) && is_image_file(it->path()))
-      out.push_back({it->path(), it->path().lexically_relative(root).generic_string()});
+      out.push_back({it->path(), it->path().lexically_relative(root).generic_string(), {}, {}});
   if (ec) throw Error(root.string(), "cannot list: " + ec.message());
   std::sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.rel < b.rel; });
   if (out.empty()) throw Error(root.string(), "holds no png, jpg, bmp or tif images");
@@ -243,9 +248,34 @@ struct Request {
   std::string as_user;    // --as USER
   std::optional<std::regex> group_by;
   std::string root_name;  // the images folder's own name: the group of top-level images
+  const LayoutListing* layout = nullptr;  // a dataset layout instead of --images/--masks
+  std::string split;                      // layouts with subsets: the split to write
 };
 
-Request check_request(const Project& project, const ImageImportOptions& opt) {
+// Layouts: the split name (free, a safe id) and what their masks allow.
+void check_layout_request(const Project& project, const ImageImportOptions& opt,
+                          const LayoutListing& layout, Request& q) {
+  q.layout = &layout;
+  q.root_name = layout.root_name;
+  if (!opt.masks.empty()) throw Error("--masks", "a " + layout.kind + " layout brings its masks");
+  if (q.binary > 0 && layout.colour_masks)
+    throw Error("--binary-masks", "CVAT masks are colour masks read through labelmap.txt");
+  const bool any_mask = std::any_of(layout.images.begin(), layout.images.end(),
+                                    [](const LayoutImage& i) { return !i.mask.empty(); });
+  if (any_mask && opt.as.empty())
+    throw Error(layout.root.string(),
+                "holds masks, which are labels: say whose with --as final or --as USER");
+  if (layout.subsets.empty()) return;
+  q.split = opt.split.empty() ? "imported" : opt.split;
+  require_safe_id(q.split, "--split");
+  std::error_code ec;
+  if (fs::exists(project.split_path(q.split), ec))
+    throw Error(project.split_path(q.split).string(),
+                "split '" + q.split + "' exists; name the layout's split with --split NAME");
+}
+
+Request check_request(const Project& project, const ImageImportOptions& opt,
+                      const LayoutListing* layout) {
   Request q;
   q.schema = &project.meta().schema;
   const User* who = project.meta().find_user(opt.user);
@@ -263,7 +293,7 @@ Request check_request(const Project& project, const ImageImportOptions& opt) {
     q.as_user = opt.as;
   }
   if (!opt.binary_class.empty()) {
-    if (opt.masks.empty()) throw Error("--binary-masks", "needs --masks");
+    if (opt.masks.empty() && !layout) throw Error("--binary-masks", "needs --masks");
     q.binary = resolve_binary_class(*q.schema, opt.binary_class);
   }
   if (!opt.masks.empty() && opt.as.empty())
@@ -274,6 +304,10 @@ Request check_request(const Project& project, const ImageImportOptions& opt) {
     } catch (const std::regex_error& e) {
       throw Error("--group-by", "'" + opt.group_by + "' is not a regular expression: " + e.what());
     }
+  }
+  if (layout) {
+    check_layout_request(project, opt, *layout, q);
+    return q;
   }
   const fs::path abs = fs::absolute(opt.images).lexically_normal();
   q.root_name = (abs.has_filename() ? abs : abs.parent_path()).filename().string();
@@ -301,7 +335,9 @@ std::string group_of(const Source& s, const CsvRow* row, const Request& q, std::
       problem = s.path.string() + ": --group-by matches no group in '" + s.rel + "'";
     return m.empty() ? "" : m.str(m.size() > 1 ? 1 : 0);
   }
-  const std::string folder = fs::path(s.rel).parent_path().generic_string();
+  std::string folder = fs::path(s.rel).parent_path().generic_string();
+  if (!s.subset.empty() && (folder + "/").rfind(s.subset + "/", 0) == 0)  // mmseg: no group
+    folder = folder.substr(std::min(folder.size(), s.subset.size() + 1));
   return folder.empty() ? q.root_name : folder;
 }
 
@@ -316,6 +352,42 @@ const fs::path* mask_file(const std::map<std::string, std::vector<fs::path>>& ma
     return nullptr;
   }
   return &it->second.front();
+}
+
+// A CVAT colour mask through its labelmap's colours.
+MaskRead read_colour_mask(const fs::path& path, const LayoutListing& layout, int ignore_index) {
+  MaskRead r;
+  cv::Mat bgr;
+  try {
+    bgr = read_frame(path);
+  } catch (const Error& e) {
+    r.problem = e.what();
+    return r;
+  }
+  long long unknown = 0;
+  std::array<std::uint8_t, 3> first{};
+  r.classes = cvat_class_mask(bgr, layout.colours, ignore_index, &unknown, &first);
+  if (unknown)
+    r.problem = path.string() + ": " + std::to_string(unknown) +
+                " pixels have a colour labelmap.txt does not declare (first RGB " +
+                std::to_string(first[0]) + "," + std::to_string(first[1]) + "," +
+                std::to_string(first[2]) + ")";
+  return r;
+}
+
+// Reads mask `mf` of image `s` into `p.mask`, checking its size against the image.
+void attach_mask(const fs::path& mf, const Source& s, const Request& q, Prepared& p,
+                 std::vector<std::string>& problems, std::vector<std::string>& warnings) {
+  MaskRead m = q.layout && q.layout->colour_masks
+                   ? read_colour_mask(mf, *q.layout, q.schema->ignore_index)
+                   : read_import_mask(mf, *q.schema, q.binary);
+  if (!m.problem.empty()) problems.push_back(m.problem);
+  if (!m.warning.empty()) warnings.push_back(m.warning);
+  if (!m.classes.empty() && m.classes.size() != p.image.size())
+    problems.push_back(mf.string() + ": mask is " + std::to_string(m.classes.cols) + "x" +
+                       std::to_string(m.classes.rows) + ", its image " + s.rel + " is " +
+                       std::to_string(p.image.cols) + "x" + std::to_string(p.image.rows));
+  p.mask = m.classes;
 }
 
 // Decodes one image and its mask and resolves its CD and group; problems name the file.
@@ -344,21 +416,18 @@ void prepare_one(const ImageImportOptions& opt, const Request& q, const std::vec
   std::string problem;
   p.group = group_of(s, row, q, problem);
   if (!problem.empty()) problems.push_back(problem);
-  if (!opt.masks.empty()) {
+  if (q.layout) {
+    if (s.mask.empty() && q.to_final)
+      problems.push_back(s.path.string() + ": no mask in the " + q.layout->kind + " layout");
+    if (!s.mask.empty()) attach_mask(s.mask, s, q, p, problems, warnings);
+  } else if (!opt.masks.empty()) {
     const fs::path* mf = mask_file(masks, s, problems);
     if (!mf) {
       if (q.to_final && masks.count(s.path.stem().string()) == 0)
         problems.push_back(s.path.string() + ": no mask of stem '" + s.path.stem().string() +
                            "' in " + opt.masks.string());
     } else {
-      MaskRead m = read_import_mask(*mf, *q.schema, q.binary);
-      if (!m.problem.empty()) problems.push_back(m.problem);
-      if (!m.warning.empty()) warnings.push_back(m.warning);
-      if (!m.classes.empty() && m.classes.size() != p.image.size())
-        problems.push_back(mf->string() + ": mask is " + std::to_string(m.classes.cols) + "x" +
-                           std::to_string(m.classes.rows) + ", its image " + s.rel + " is " +
-                           std::to_string(p.image.cols) + "x" + std::to_string(p.image.rows));
-      p.mask = m.classes;
+      attach_mask(*mf, s, q, p, problems, warnings);
     }
   }
   out.push_back(std::move(p));
@@ -517,10 +586,13 @@ void commit_import(const Project& project, const ImageImportOptions& opt, const 
   const std::string now = now_iso8601();
   Change change(lock, project, opt.user, "import-images");
   json files = json::object();
+  std::vector<LayoutSplitFrame> in_split;
   for (auto& p : items) {
     const std::string id = frame_id(imported_frame_prefix(), ++next);
     stage_item(project, opt, q, srcs[p.src], p, id, now, change, frames, r);
     files[id] = srcs[p.src].rel;
+    if (!srcs[p.src].subset.empty())
+      in_split.push_back({id, srcs[p.src].subset, r.imported.back().patient, p.cd});
     if (!q.as_user.empty()) {
       auto& users = assignments[id];
       if (std::find(users.begin(), users.end(), q.as_user) == users.end())
@@ -529,7 +601,18 @@ void commit_import(const Project& project, const ImageImportOptions& opt, const 
   }
   change.save_frames(frames);
   if (!q.as_user.empty()) change.save_assignments(assignments);
-  change.commit(json{{"images", opt.images.string()},
+  if (!q.split.empty()) {
+    std::error_code ec;
+    if (fs::exists(project.split_path(q.split), ec))  // made since the check, under no lock
+      throw Error(project.split_path(q.split).string(), "split '" + q.split + "' exists");
+    const Split sp = layout_split(project, q.split, q.layout->subsets, in_split);
+    change.write_json(project.split_path(q.split), split_to_json(sp));
+    r.split = q.split;
+    for (const auto& [name, ids] : sp.subsets) r.per_subset[name] = static_cast<int>(ids.size());
+  }
+  change.commit(json{{"images", q.layout ? q.layout->root.string() : opt.images.string()},
+                     {"layout", r.layout},
+                     {"split", r.split},
                      {"masks", opt.masks.string()},
                      {"labels", opt.labels_csv.string()},
                      {"as", opt.as},
@@ -542,23 +625,19 @@ void commit_import(const Project& project, const ImageImportOptions& opt, const 
 
 }  // namespace
 
-ImageImportResult import_images(const Project& project, const ImageImportOptions& opt) {
-  const Request q = check_request(project, opt);
-  const std::vector<Source> srcs = list_sources(opt.images);
-  std::vector<std::string> problems;
-  ImageImportResult r;
+namespace {
+
+// Reads, checks, blanks, dedupes and lands `srcs`: the path shared by folders and layouts.
+ImageImportResult run_import(const Project& project, const ImageImportOptions& opt,
+                             const Request& q, const std::vector<Source>& srcs,
+                             const std::map<std::string, std::vector<fs::path>>& masks,
+                             std::vector<std::string> problems, ImageImportResult r) {
   std::map<std::size_t, CsvRow> rows;
   if (!opt.labels_csv.empty()) rows = read_labels(opt.labels_csv, srcs, problems);
   for (const auto& [i, row] : rows)
     if (!row.cd.empty() && opt.as.empty())
       throw Error(opt.labels_csv.string(), "gives CDs, which are labels: say whose with --as " +
                                                std::string("final or --as USER"));
-  std::map<std::string, std::vector<fs::path>> masks;
-  if (!opt.masks.empty()) masks = list_masks(opt.masks);
-  std::set<std::string> stems;
-  for (const auto& s : srcs) stems.insert(s.path.stem().string());
-  for (const auto& [stem, files] : masks)
-    if (!stems.count(stem)) r.warnings.push_back(files.front().string() + ": no image of its stem");
   std::vector<Prepared> items;
   for (std::size_t i = 0; i < srcs.size(); ++i) {
     auto row = rows.find(i);
@@ -568,13 +647,46 @@ ImageImportResult import_images(const Project& project, const ImageImportOptions
   if (!problems.empty()) {
     std::string msg = std::to_string(problems.size()) + " problem(s), nothing imported:";
     for (const auto& p : problems) msg += "\n  " + p;
-    throw Error(opt.images.string(), msg);
+    throw Error(q.layout ? q.layout->root.string() : opt.images.string(), msg);
   }
   if (opt.fov) blank_all(project, srcs, items, r.warnings);
   const int threshold = static_cast<int>(std::max(0.0, project.meta().extraction.dedupe));
   hash_and_encode(srcs, items, threshold, opt.dedupe, r.duplicates);
   commit_import(project, opt, q, srcs, items, threshold, r);
   return r;
+}
+
+}  // namespace
+
+bool importable_image(const fs::path& path) { return is_image_file(path); }
+
+ImageImportResult import_images(const Project& project, const ImageImportOptions& opt) {
+  if (!opt.mmseg.empty() || !opt.cvat.empty() ||
+      (opt.masks.empty() && !detect_layout(opt.images).empty()))
+    return import_layout(project, opt);
+  const Request q = check_request(project, opt, nullptr);
+  const std::vector<Source> srcs = list_sources(opt.images);
+  ImageImportResult r;
+  r.layout = "folder";
+  std::map<std::string, std::vector<fs::path>> masks;
+  if (!opt.masks.empty()) masks = list_masks(opt.masks);
+  std::set<std::string> stems;
+  for (const auto& s : srcs) stems.insert(s.path.stem().string());
+  for (const auto& [stem, files] : masks)
+    if (!stems.count(stem)) r.warnings.push_back(files.front().string() + ": no image of its stem");
+  return run_import(project, opt, q, srcs, masks, {}, std::move(r));
+}
+
+ImageImportResult import_listed_images(const Project& project, const ImageImportOptions& opt,
+                                       const LayoutListing& listing) {
+  const Request q = check_request(project, opt, &listing);
+  if (listing.images.empty()) throw Error(listing.root.string(), "holds no images");
+  std::vector<Source> srcs;
+  for (const auto& i : listing.images) srcs.push_back({i.path, i.rel, i.mask, i.subset});
+  ImageImportResult r;
+  r.layout = listing.kind;
+  r.warnings = listing.warnings;
+  return run_import(project, opt, q, srcs, {}, listing.problems, std::move(r));
 }
 
 }  // namespace excap

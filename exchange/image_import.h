@@ -11,7 +11,10 @@
 // Otherwise the PNGs, frames.json, the labels and one audit line land as one
 // Change (store/change.h) under the project lock.
 #pragma once
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,9 +26,14 @@ namespace excap {
 class Project;
 
 struct ImageImportOptions {
-  fs::path images;      // folder of png, jpg, bmp, tif images (searched recursively)
-  fs::path masks;       // optional: masks matched to images by file stem
-  fs::path labels_csv;  // optional: header with `file` and any of `cd`, `patient`
+  fs::path images;         // folder of png, jpg, bmp, tif images (searched recursively)
+  fs::path mmseg;          // or: an mmsegmentation dataset root (img_dir/, ann_dir/)
+  fs::path cvat;           // or: a CVAT "Segmentation mask 1.1" export with images (folder or zip)
+  std::string split;       // layouts: the split their subsets become (default "imported")
+  std::string img_suffix;  // mmseg: images end with it (default: any image type)
+  std::string seg_map_suffix = ".png";  // mmseg: annotation = image stem + this
+  fs::path masks;                       // optional: masks matched to images by file stem
+  fs::path labels_csv;                  // optional: header with `file` and any of `cd`, `patient`
   std::string
       binary_class;  // optional: a tissue class id or name; any non-zero mask pixel becomes it
   std::string as;    // "" (frames only), "final", or a project user whose labels they become
@@ -47,14 +55,48 @@ struct ImportedImage {
 };
 
 struct ImageImportResult {
+  std::string layout;                     // "folder", "mmseg" or "cvat-mask"
+  std::string split;                      // the split written from the layout's subsets ("" = none)
+  std::map<std::string, int> per_subset;  // imported frames per subset of that split
   std::vector<ImportedImage> imported;
   std::vector<std::string> duplicates;  // "<file>: near-duplicate of <file or frame>"
   std::vector<std::string> warnings;    // e.g. no field of view found, left unblanked
 };
 
-// Imports the images of `opt.images` into `project`. Throws Error listing
-// every problem (file named) with nothing imported.
+// Imports the images of `opt.images` (or the layout of `opt.mmseg` or
+// `opt.cvat`, exchange/image_layouts.h; a folder of `opt.images` holding one
+// of those layouts is read as it) into `project`. Throws Error listing every
+// problem (file named) with nothing imported.
 ImageImportResult import_images(const Project& project, const ImageImportOptions& opt);
+
+// One image of a dataset layout: its file, its mask (empty: none) and the
+// subset the layout puts it in ("": none).
+struct LayoutImage {
+  fs::path path;
+  std::string rel;  // its name in messages, the CSV and the audit line ('/' separated)
+  fs::path mask;
+  std::string subset;
+};
+
+// What a layout reader (exchange/image_layouts.h) found, for import_listed_images.
+struct LayoutListing {
+  std::string kind;       // "mmseg" | "cvat-mask"
+  fs::path root;          // the layout's folder (names the refusal)
+  std::string root_name;  // the group of images at the top of a subset
+  std::vector<LayoutImage> images;
+  bool colour_masks = false;  // masks are colour masks through `colours` (CVAT)
+  std::map<std::array<std::uint8_t, 3>, int> colours;
+  std::vector<std::string> subsets;  // in order; non-empty: the split opt.split is written
+  std::vector<std::string> problems, warnings;
+};
+
+// The import of a listed layout: the same checks, options and all-or-nothing
+// change as a folder's, plus the split of its subsets in that change.
+ImageImportResult import_listed_images(const Project& project, const ImageImportOptions& opt,
+                                       const LayoutListing& listing);
+
+// Whether import-images takes `path` as an image (png, jpg/jpeg/jpe, bmp, tif/tiff).
+bool importable_image(const fs::path& path);
 
 // The id prefix of imported frames ("img"): ids are img_000001, img_000002, ...
 // allocated past the largest one in frames.json.
