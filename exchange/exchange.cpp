@@ -520,6 +520,10 @@ CvatColours read_cvat_labelmap(const fs::path& root, const LabelSchema& schema) 
   return read_labelmap(root, schema);
 }
 
+std::map<std::string, int> read_export_cd_labels(const fs::path& root, const LabelSchema& schema) {
+  return read_cd_csv(root, schema);
+}
+
 cv::Mat cvat_class_mask(const cv::Mat& bgr, const CvatColours& colours, int ignore_index,
                         long long* unknown, std::array<std::uint8_t, 3>* first) {
   cv::Vec3b f{};

@@ -78,6 +78,8 @@ fs::path cvat_export_root(const fs::path& dir);
 // labelmap.txt's colours mapped to the schema by label name, case-insensitive;
 // throws Error naming the line of a label the schema lacks.
 CvatColours read_cvat_labelmap(const fs::path& root, const LabelSchema& schema);
+// Frame id -> CD of an ExCap export's cd_labels.csv (empty without one).
+std::map<std::string, int> read_export_cd_labels(const fs::path& root, const LabelSchema& schema);
 // A BGR colour mask as class indices; pixels of undeclared colours become
 // `ignore_index`, are counted in `unknown`, and the first one is kept (RGB).
 cv::Mat cvat_class_mask(const cv::Mat& bgr, const CvatColours& colours, int ignore_index,

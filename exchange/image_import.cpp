@@ -47,9 +47,10 @@ bool is_image_file(const fs::path& p) {
 
 struct Source {
   fs::path path;
-  std::string rel;     // relative to the images folder, '/' separated
-  fs::path mask;       // layouts: the image's mask file ("" = none)
-  std::string subset;  // layouts: its subset ("" = none)
+  std::string rel;                    // relative to the images folder, '/' separated
+  fs::path mask;                      // layouts: the image's mask file ("" = none)
+  std::string subset;                 // layouts: its subset ("" = none)
+  const LayoutImage* item = nullptr;  // layouts: what the layout says of it
 };
 
 // Every image file below `root`, sorted by relative path (the import order).
@@ -60,7 +61,7 @@ std::vector<Source> list_sources(const fs::path& root) {
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec))
     if (it->is_regular_file(ec) && is_image_file(it->path()))
-      out.push_back({it->path(), it->path().lexically_relative(root).generic_string(), {}, {}});
+      out.push_back({it->path(), it->path().lexically_relative(root).generic_string(), {}, {}, {}});
   if (ec) throw Error(root.string(), "cannot list: " + ec.message());
   std::sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.rel < b.rel; });
   if (out.empty()) throw Error(root.string(), "holds no png, jpg, bmp or tif images");
@@ -409,6 +410,8 @@ void prepare_one(const ImageImportOptions& opt, const Request& q, const std::vec
     if (p.cd < 0)
       problems.push_back(row->where + ": CD '" + row->cd + "' of " + s.rel +
                          " is not a CD class of the schema");
+  } else if (s.item && s.item->cd >= 0 && !opt.as.empty()) {
+    p.cd = s.item->cd;
   } else if (q.to_final) {
     problems.push_back(s.path.string() + ": no CD (a final label needs one: --labels with a " +
                        "'cd' column)");
@@ -418,7 +421,8 @@ void prepare_one(const ImageImportOptions& opt, const Request& q, const std::vec
   if (!problem.empty()) problems.push_back(problem);
   if (q.layout) {
     if (s.mask.empty() && q.to_final)
-      problems.push_back(s.path.string() + ": no mask in the " + q.layout->kind + " layout");
+      problems.push_back(s.path.string() + ": no mask (" + s.item->expected_mask.string() +
+                         " not found)");
     if (!s.mask.empty()) attach_mask(s.mask, s, q, p, problems, warnings);
   } else if (!opt.masks.empty()) {
     const fs::path* mf = mask_file(masks, s, problems);
@@ -682,10 +686,14 @@ ImageImportResult import_listed_images(const Project& project, const ImageImport
   const Request q = check_request(project, opt, &listing);
   if (listing.images.empty()) throw Error(listing.root.string(), "holds no images");
   std::vector<Source> srcs;
-  for (const auto& i : listing.images) srcs.push_back({i.path, i.rel, i.mask, i.subset});
+  for (const auto& i : listing.images) srcs.push_back({i.path, i.rel, i.mask, i.subset, &i});
   ImageImportResult r;
   r.layout = listing.kind;
   r.warnings = listing.warnings;
+  if (opt.as.empty() && std::any_of(listing.images.begin(), listing.images.end(),
+                                    [](const LayoutImage& i) { return i.cd >= 0; }))
+    r.warnings.push_back((listing.root / "cd_labels.csv").string() +
+                         ": its CDs are labels and were not imported: say whose with --as");
   return run_import(project, opt, q, srcs, {}, listing.problems, std::move(r));
 }
 

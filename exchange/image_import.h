@@ -76,6 +76,8 @@ struct LayoutImage {
   std::string rel;  // its name in messages, the CSV and the audit line ('/' separated)
   fs::path mask;
   std::string subset;
+  fs::path expected_mask;  // where its mask was looked for (named when there is none)
+  int cd = -1;             // the layout's own CD (cd_labels.csv of an ExCap export); -1: none
 };
 
 // What a layout reader (exchange/image_layouts.h) found, for import_listed_images.

@@ -79,7 +79,8 @@ std::vector<std::pair<std::string, std::string>> mmseg_subsets(const fs::path& i
 // One mmseg subset's images and their annotations; `anns` collects every annotation used.
 void list_mmseg_subset(const fs::path& root, const std::string& folder, const std::string& subset,
                        const std::string& img_suffix, const std::string& seg_suffix,
-                       LayoutListing& out, std::set<fs::path>& anns) {
+                       const std::map<std::string, int>& cds, LayoutListing& out,
+                       std::set<fs::path>& anns) {
   const fs::path dir = root / "img_dir" / folder, ann_dir = root / "ann_dir" / folder;
   std::map<fs::path, fs::path> by_ann;  // annotation -> the image that took it
   for (const fs::path& f : files_below(dir)) {
@@ -89,7 +90,12 @@ void list_mmseg_subset(const fs::path& root, const std::string& folder, const st
         img_suffix.empty() ? f.stem().string() : name.substr(0, name.size() - img_suffix.size());
     const fs::path sub = f.parent_path().lexically_relative(dir);
     const fs::path ann = (ann_dir / sub / (stem + seg_suffix)).lexically_normal();
-    LayoutImage img{f, folder + "/" + f.lexically_relative(dir).generic_string(), {}, subset};
+    LayoutImage img;
+    img.path = f;
+    img.rel = folder + "/" + f.lexically_relative(dir).generic_string();
+    img.subset = subset;
+    img.expected_mask = ann;
+    if (auto cd = cds.find(stem); cd != cds.end()) img.cd = cd->second;
     std::error_code ec;
     if (fs::is_regular_file(ann, ec)) {
       img.mask = ann;
@@ -251,7 +257,7 @@ std::string detect_layout(const fs::path& folder) {
 }
 
 LayoutListing list_mmseg_layout(const fs::path& root, const std::string& img_suffix,
-                                const std::string& seg_map_suffix) {
+                                const std::string& seg_map_suffix, const LabelSchema& schema) {
   if (!is_dir(root / "img_dir"))
     throw Error(root.string(), "no img_dir/: not an mmsegmentation dataset root");
   if (seg_map_suffix.empty()) throw Error("--seg-map-suffix", "is empty");
@@ -260,8 +266,9 @@ LayoutListing list_mmseg_layout(const fs::path& root, const std::string& img_suf
   out.root = root;
   out.root_name = own_name(root);
   std::set<fs::path> anns;
+  const std::map<std::string, int> cds = read_export_cd_labels(root, schema);
   for (const auto& [folder, subset] : mmseg_subsets(root / "img_dir")) {
-    list_mmseg_subset(root, folder, subset, img_suffix, seg_map_suffix, out, anns);
+    list_mmseg_subset(root, folder, subset, img_suffix, seg_map_suffix, cds, out, anns);
     out.subsets.push_back(subset);
   }
   order_subsets(out.subsets);
@@ -288,10 +295,15 @@ LayoutListing list_cvat_layout(const fs::path& root, const LabelSchema& schema) 
   out.colours = read_cvat_labelmap(root, schema);
   const std::map<std::string, fs::path> images = cvat_images(root, out);
   const std::map<std::string, std::string> subset_of = cvat_subsets(root, images, out);
+  const std::map<std::string, int> cds = read_export_cd_labels(root, schema);
   std::size_t unlisted = 0;
   for (const auto& [key, path] : images) {
-    LayoutImage img{path, path.lexically_relative(root / "JPEGImages").generic_string(), {}, {}};
+    LayoutImage img;
+    img.path = path;
+    img.rel = path.lexically_relative(root / "JPEGImages").generic_string();
     const fs::path mask = root / "SegmentationClass" / (key + ".png");
+    img.expected_mask = mask;
+    if (auto cd = cds.find(path.stem().string()); cd != cds.end()) img.cd = cd->second;
     std::error_code ec;
     if (fs::is_regular_file(mask, ec)) img.mask = mask;
     auto it = subset_of.find(key);
@@ -314,8 +326,9 @@ ImageImportResult import_layout(const Project& project, const ImageImportOptions
   if (kind == "cvat-mask")
     return import_cvat(project, opt, opt.cvat.empty() ? opt.images : opt.cvat);
   const fs::path root = opt.mmseg.empty() ? opt.images : opt.mmseg;
-  return import_listed_images(project, opt,
-                              list_mmseg_layout(root, opt.img_suffix, opt.seg_map_suffix));
+  return import_listed_images(
+      project, opt,
+      list_mmseg_layout(root, opt.img_suffix, opt.seg_map_suffix, project.meta().schema));
 }
 
 Split layout_split(const Project& project, const std::string& name,

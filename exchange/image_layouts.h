@@ -28,11 +28,13 @@ struct Split;
 std::string detect_layout(const fs::path& folder);
 
 // Lists an mmsegmentation root. `img_suffix` "" takes every image type.
+// An ExCap export's cd_labels.csv beside img_dir/ gives CDs by image stem.
 LayoutListing list_mmseg_layout(const fs::path& root, const std::string& img_suffix,
-                                const std::string& seg_map_suffix);
+                                const std::string& seg_map_suffix, const LabelSchema& schema);
 
 // Lists an unpacked CVAT export (its folder holding labelmap.txt); labels map
-// to `schema` by name (Error naming an unmapped one).
+// to `schema` by name (Error naming an unmapped one); cd_labels.csv (ExCap's
+// exports) gives CDs by image stem.
 LayoutListing list_cvat_layout(const fs::path& root, const LabelSchema& schema);
 
 // import-images of opt.mmseg, opt.cvat (folder or zip) or a layout found in opt.images.

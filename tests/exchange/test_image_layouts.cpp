@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "curation/split.h"
+#include "exchange/exchange.h"
 #include "exchange/image_import.h"
 #include "exchange/image_layouts.h"
 #include "stage1/stage1.h"
@@ -223,6 +224,39 @@ TEST_CASE("a CVAT mask export, as a folder and as a zip, imports through its lab
   }
 }
 
+TEST_CASE("ExCap's own mmseg and CVAT exports import back with their masks and CDs") {
+  test::ScratchDir tmp("layouts_round_trip");
+  Project a = Project::create(tmp / "a", bleeding_schema(), test::curation_users());
+  write_mmseg(tmp / "mm");
+  ImageImportOptions o = options(a);
+  o.mmseg = tmp / "mm";
+  o.labels_csv = tmp / "mm" / "labels.csv";
+  o.as = "final";
+  REQUIRE(import_images(a, o).imported.size() == kMmseg.size());
+  for (const std::string format : {"mmseg", "cvat-mask"}) {
+    CAPTURE(format);
+    ExportOptions e;
+    e.split = "imported";
+    e.format = format;
+    export_dataset(a, e, tmp / ("out-" + format));
+    Project b = Project::create(tmp / ("b-" + format), bleeding_schema(), test::curation_users());
+    ImageImportOptions back = options(b);
+    (format == "mmseg" ? back.mmseg : back.cvat) = tmp / ("out-" + format);
+    back.as = "final";  // every image needs a CD: cd_labels.csv gives them
+    const ImageImportResult r = import_images(b, back);
+    REQUIRE(r.imported.size() == kMmseg.size());
+    for (const auto& i : r.imported) {
+      const std::string from = fs::path(i.file).stem().string();  // the exported frame id
+      CHECK(b.load_final(i.frame)->cd == a.load_final(from)->cd);
+      CHECK(cv::countNonZero(read_mask(b.final_mask_path(i.frame)) !=
+                             read_mask(a.final_mask_path(from))) == 0);
+    }
+    const Split sa = load_split(a, "imported"), sb = load_split(b, "imported");
+    for (const auto& name : sa.subset_names)
+      CHECK(sb.subsets.at(name).size() == sa.subsets.at(name).size());
+  }
+}
+
 TEST_CASE("a layout's bad file is named and nothing of the run is imported") {
   test::ScratchDir tmp("layouts_refusals");
   Project p = Project::create(tmp / "p", bleeding_schema(), test::curation_users());
@@ -241,7 +275,7 @@ TEST_CASE("a layout's bad file is named and nothing of the run is imported") {
        }},
       {"mmseg undecodable image", "mmseg", "img_dir/val/p3/b0.png: cannot decode",
        [](const fs::path& in) { write_text(in / "img_dir/val/p3/b0.png", "not a png"); }},
-      {"mmseg missing annotation", "mmseg", "c0.png: no mask in the mmseg layout",
+      {"mmseg missing annotation", "mmseg", "ann_dir/test/p4/c0.png not found",
        [](const fs::path& in) { fs::remove(in / "ann_dir/test/p4/c0.png"); }},
       {"CVAT unmapped label", "cvat", "labelmap.txt:4: label 'polyp' is not a tissue class",
        [](const fs::path& in) {
