@@ -422,3 +422,32 @@ TEST_CASE("wce-bleeding as an mmseg layout: the 60 bleeding masks of mixed encod
   CHECK(sp.subsets.at("val").size() == 6);
   CHECK(sp.subsets.at("test").size() == 6);
 }
+
+TEST_CASE("options a layout cannot take are refused before anything is read") {
+  test::ScratchDir tmp("layouts_options");
+  Project p = Project::create(tmp / "p", bleeding_schema(), test::curation_users());
+  write_mmseg(tmp / "mm");
+  write_cvat(tmp / "cv");
+  const auto before = test::tree_snapshot(p.root());
+  ImageImportOptions o = options(p);
+  o.cvat = tmp / "cv";
+  o.as = "a";
+  o.binary_class = "bleeding";
+  CHECK_THROWS_WITH_AS(import_images(p, o), doctest::Contains("CVAT masks are colour masks"),
+                       Error);
+  ImageImportOptions m = options(p);
+  m.mmseg = tmp / "mm";
+  CHECK_THROWS_WITH_AS(import_images(p, m), doctest::Contains("holds masks, which are labels"),
+                       Error);
+  m.as = "a";
+  m.masks = tmp / "mm" / "ann_dir";
+  CHECK_THROWS_WITH_AS(import_images(p, m), doctest::Contains("layout brings its masks"), Error);
+  m.masks.clear();
+  m.images = tmp / "mm";
+  CHECK_THROWS_WITH_AS(import_images(p, m), doctest::Contains("give one of --images, --mmseg"),
+                       Error);
+  m.images.clear();
+  m.split = "../x";
+  CHECK_THROWS_AS(import_images(p, m), Error);
+  CHECK(test::tree_snapshot(p.root()) == before);
+}
