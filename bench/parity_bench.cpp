@@ -74,6 +74,10 @@ fs::path train_cpp(const ParityOptions& o, const model::ModelConfig& m, const Se
   c.model = m;
   c.iters = steps;
   c.batch = o.batch;
+  c.lr = o.lr;
+  c.min_lr = std::min(c.min_lr, o.lr);
+  c.momentum = o.momentum;
+  c.weight_decay = o.weight_decay;
   c.augment = false;
   c.device = "cpu";
   c.threads = o.threads;
@@ -93,11 +97,11 @@ fs::path train_cpp(const ParityOptions& o, const model::ModelConfig& m, const Se
 // The peer's side: same weights, order and recipe; returns its JSON line.
 nlohmann::json train_python(const ParityOptions& o, const SeedFiles& f, int steps, bool score) {
   const TrainConfig d;  // the recipe's defaults, which the C++ side trains with
-  const nlohmann::json recipe = {{"lr", d.lr},
-                                 {"momentum", d.momentum},
-                                 {"weight_decay", d.weight_decay},
+  const nlohmann::json recipe = {{"lr", o.lr},
+                                 {"momentum", o.momentum},
+                                 {"weight_decay", o.weight_decay},
                                  {"poly_power", d.poly_power},
-                                 {"min_lr", d.min_lr},
+                                 {"min_lr", std::min(d.min_lr, o.lr)},
                                  {"alpha", d.alpha},
                                  {"schedule_iters", steps}};
   std::vector<std::string> argv = {

@@ -23,6 +23,9 @@ struct ParityOptions {
   model::ModelConfig model;  // num_cd / num_tissue come from the packed data
   int size = 128, batch = 8, iters = 300, seeds = 3;
   std::uint64_t first_seed = 0;
+  // The recipe both sides train with (defaults: TrainConfig's); tests exaggerate
+  // terms so that a side leaving one out shows within a few steps.
+  double lr = 0.01, momentum = 0.9, weight_decay = 5e-4;
   int threads = 0;  // both sides; 0: all hardware threads
   std::string python = "/usr/bin/python3";
   fs::path python_script;             // bench/peers/parity_reference.py
