@@ -14,6 +14,7 @@
 #include "bench/extract_bench.h"
 #endif
 #ifdef EXCAP_HAVE_TORCH
+#include "bench/parity_bench.h"
 #include "bench/train_bench.h"
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
@@ -103,6 +104,49 @@ void register_bench_train(CLI::App* bench, Registry& reg) {
     return 0;
   });
 }
+
+// `bench parity`: both trainers on the same frames, or (--check-steps N) the per-parameter check.
+void register_bench_parity(CLI::App* bench, Registry& reg) {
+  auto* cmd = bench->add_subcommand(
+      "parity",
+      "Train with ExCap and with the PyTorch peer on the same frames; compare test scores");
+  auto o = std::make_shared<trainer::ParityOptions>();
+  auto dir = std::make_shared<std::string>();
+  auto script = std::make_shared<std::string>();
+  auto json_out = std::make_shared<std::string>();
+  auto check_steps = std::make_shared<int>(0);
+  o->model.backbone = "resnet18";
+  cmd->add_option("DIR", *dir, "Project folder (split packed at --size)")->required();
+  cmd->add_option("--split", o->split, "Split name")->required();
+  add_model_options(cmd, o->model);
+  cmd->add_option("--seeds", o->seeds, "Seeds (0, 1, ...)")->capture_default_str();
+  cmd->add_option("--iters", o->iters, "Training iterations per run")->capture_default_str();
+  cmd->add_option("--size", o->size, "Packed size")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Batch size")->capture_default_str();
+  cmd->add_option("--test-subset", o->test_subset, "Subset scored")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Threads for both sides (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--python", o->python, "Python with torch")->capture_default_str();
+  cmd->add_option("--script", *script, "Default: share/excap/peers/parity_reference.py");
+  cmd->add_option("--check-steps", *check_steps,
+                  "Only compare every tensor after N steps from the same weights (no dropout)");
+  cmd->add_option("--json", *json_out, "Write the table as JSON too");
+  reg.add(cmd, [=] {
+    trainer::ParityOptions run = *o;
+    run.project = *dir;
+    run.python_script =
+        script->empty() ? resource_path("peers/parity_reference.py") : fs::path(*script);
+    if (*check_steps > 0) {
+      const auto diffs = trainer::parity_step_check(run, *check_steps);
+      std::cout << trainer::format_step_check(diffs, *check_steps, 1e-4);
+      return 0;
+    }
+    const trainer::ParityResult r = trainer::bench_parity(run);
+    std::cout << trainer::format_parity(run, r);
+    if (!json_out->empty()) atomic_write(*json_out, trainer::parity_json(run, r).dump(2) + "\n");
+    return 0;
+  });
+}
 #endif
 
 #ifdef EXCAP_HAVE_TRIAGE
@@ -151,6 +195,7 @@ void register_bench_commands(CLI::App& app, Registry& reg) {
 #endif
 #ifdef EXCAP_HAVE_TORCH
   register_bench_train(bench, reg);
+  register_bench_parity(bench, reg);
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
   register_bench_triage(bench, reg);

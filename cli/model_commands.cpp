@@ -20,6 +20,8 @@ const std::vector<ModelCommand>& model_commands() {
       {"eval", "Score a trained run on a subset; write metrics.json and report.md"},
       {"compare", "Evaluated runs side by side (the paper's Table 5 layout)"},
       {"bench train", "Training-step speed (C++) next to the same network in PyTorch Python"},
+      {"bench parity",
+       "Train with ExCap and with the PyTorch peer on the same frames; compare test scores"},
       {"weights", "Model weights (safetensors)"},
       {"model", "Model architectures"},
       {"triage", "Mark the clear, informative frames of a whole video with a trained model"},
