@@ -27,6 +27,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 nlohmann::json settings_of(trainer::TrainConfig c) {
   nlohmann::json j = c;
   for (const char* k : {"run", "device", "threads"}) j.erase(k);
+  // The head sizes come from the packed data's schema when training starts.
+  for (const char* k : {"num_cd", "num_tissue"}) j["model"].erase(k);
   return j;
 }
 

@@ -1,6 +1,7 @@
 // `excap experiment`: grid files, the cells as runs, the table over seeds, skip and resume.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "common/error.h"
 #include "experiment/experiment.h"
 #include "report/plots.h"
 #include "store/project.h"
@@ -149,6 +151,19 @@ TEST_CASE("experiment: a 2x2 grid gives mean +- sd of its runs, and a second cal
   CHECK(fs::file_size(root / "runs/tiny-mt-tiny-s0/metrics.jsonl") == log_size);
   CHECK(again.rows[0].metrics.at("mIoU").mean ==
         doctest::Approx(r.rows[0].metrics.at("mIoU").mean));
+
+  // Head sizes follow the project's schema (not the grid): a run saved with others still counts.
+  const fs::path config = root / "runs/tiny-fcn-tiny-s1/config.json";
+  json saved = read_json_file(config);
+  saved["model"]["num_cd"] = 2;
+  saved["model"]["num_tissue"] = 5;
+  write_json_atomic(config, saved);
+  CHECK(experiment::run_experiment(root, options(grid)).skipped == 4);
+  // A run of the same name trained with other settings is refused, not mixed in.
+  saved["lr"] = 0.5;
+  write_json_atomic(config, saved);
+  CHECK_THROWS_WITH_AS(experiment::run_experiment(root, options(grid)),
+                       doctest::Contains("settings other than the grid's"), Error);
 }
 
 TEST_CASE("experiment: a stop saves the cell in training and the next call resumes it") {
