@@ -19,6 +19,7 @@ const std::vector<ModelCommand>& model_commands() {
       {"train", "Train MTCSN or a baseline on a packed split"},
       {"eval", "Score a trained run on a subset; write metrics.json and report.md"},
       {"compare", "Evaluated runs side by side (the paper's Table 5 layout)"},
+      {"experiment", "Train and score a grid of runs over seeds; write the comparison table"},
       {"bench train", "Training-step speed (C++) next to the same network in PyTorch Python"},
       {"bench parity",
        "Train with ExCap and with the PyTorch peer on the same frames; compare test scores"},

@@ -22,6 +22,18 @@ double percent(const nlohmann::json& j, const char* section, const char* key) {
   return 100.0 * s[key].get<double>();
 }
 
+// (class, IoU percent) per tissue class of metrics.json; NaN where the class was absent.
+std::vector<std::pair<std::string, double>> class_iou(const nlohmann::json& m) {
+  std::vector<std::pair<std::string, double>> out;
+  if (!m.contains("segmentation") || !m["segmentation"].contains("per_class")) return out;
+  for (const auto& c : m["segmentation"]["per_class"]) {
+    const auto& v = c.value("IoU", nlohmann::json());
+    out.emplace_back(c.value("class", std::string("?")),
+                     v.is_number() ? 100.0 * v.get<double>() : kNaN);
+  }
+  return out;
+}
+
 std::string cell(double v) {
   if (std::isnan(v)) return "-";
   char buf[32];
@@ -74,6 +86,8 @@ std::vector<CompareRow> compare_runs(const fs::path& root, const std::vector<std
     r.recall = percent(m, "classification", "recall");
     r.mAcc = percent(m, "segmentation", "mAcc");
     r.mIoU = percent(m, "segmentation", "mIoU");
+    r.f1 = percent(m, "classification", "f1");
+    r.class_iou = class_iou(m);
     rows.push_back(r);
   }
   return rows;

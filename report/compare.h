@@ -2,6 +2,7 @@
 // Table 5 (method, backbone, iterations, CD accuracy/precision/recall, mAcc, mIoU).
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/fsutil.h"
@@ -12,6 +13,8 @@ struct CompareRow {
   std::string run, method, backbone, iterations;
   // Percent; NaN where the run's model lacks the task or was not evaluated.
   double accuracy, precision, recall, mAcc, mIoU;
+  double f1;                                              // percent, macro; NaN as above
+  std::vector<std::pair<std::string, double>> class_iou;  // (tissue class, IoU percent)
 };
 
 // Reads runs/<run>/config.json and runs/<run>/eval/<subset>/metrics.json of

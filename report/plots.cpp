@@ -117,13 +117,31 @@ Rgb palette(int i) {
   return p[((i % 10) + 10) % 10];
 }
 
+namespace {
+// Draws v +- e as a capped vertical line over the bar [x0, x1]; returns its top (or the bar's).
+int whisker(cv::Mat& img, const Axes& ax, int x0, int x1, double v, double e, double lo,
+            double hi) {
+  if (!std::isfinite(e) || e == 0) return ax.y_px(std::clamp(v, lo, hi));
+  const int xm = (x0 + x1) / 2, cap = std::max(2, (x1 - x0) / 4);
+  const int ylo = ax.y_px(std::clamp(v - std::abs(e), lo, hi));
+  const int yhi = ax.y_px(std::clamp(v + std::abs(e), lo, hi));
+  cv::line(img, {xm, ylo}, {xm, yhi}, kBlack, 1, cv::LINE_AA);
+  cv::line(img, {xm - cap, ylo}, {xm + cap, ylo}, kBlack, 1, cv::LINE_AA);
+  cv::line(img, {xm - cap, yhi}, {xm + cap, yhi}, kBlack, 1, cv::LINE_AA);
+  return yhi;
+}
+}  // namespace
+
 cv::Mat bar_chart(const std::string& title, const std::vector<std::string>& categories,
                   const std::vector<BarSeries>& series, const ChartStyle& st) {
   cv::Mat img(st.height, st.width, CV_8UC3, kWhite);
   double lo = 0, hi = 0;
   for (const auto& s : series)
-    for (double v : s.values)
+    for (std::size_t i = 0; i < s.values.size(); ++i) {
+      const double v = s.values[i], e = i < s.errors.size() ? s.errors[i] : 0.0;
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+      if (std::isfinite(v) && std::isfinite(e)) hi = std::max(hi, v + std::abs(e));
+    }
   if (!std::isnan(st.y_min)) lo = st.y_min;
   if (!std::isnan(st.y_max)) hi = st.y_max;
   if (hi <= lo) hi = lo + 1;
@@ -148,9 +166,12 @@ cv::Mat bar_chart(const std::string& title, const std::vector<std::string>& cate
         continue;
       }
       const double vc = std::clamp(v, lo, hi);
-      const int ya = ax.y_px(std::clamp(0.0, lo, hi)), yb = ax.y_px(vc);
+      const int ya = ax.y_px(std::clamp(0.0, lo, hi));
+      int yb = ax.y_px(vc);
       cv::rectangle(img, cv::Point(x0, std::min(ya, yb)), cv::Point(x1, std::max(ya, yb)), col,
                     cv::FILLED);
+      const double e = c < static_cast<int>(series[s].errors.size()) ? series[s].errors[c] : 0.0;
+      yb = std::min(yb, whisker(img, ax, x0, x1, v, e, lo, hi));
       if (st.value_labels)
         text(img, fmt(v, st.value_decimals), {(x0 + x1) / 2, std::min(ya, yb) - 3},
              st.font_scale * 0.7, kBlack, 0.5, 1);

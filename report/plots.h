@@ -35,6 +35,7 @@ struct BarSeries {
   std::vector<double> values;  // one per category; NaN draws "n/a"
   Rgb color{0, 0, 0};
   bool has_color = false;
+  std::vector<double> errors = {};  // optional +- whisker per category (e.g. sd); NaN or 0: none
 };
 
 // Grouped vertical bars: one group per category, one bar per series.

@@ -42,12 +42,14 @@ ALLOWED = {
     "sample": ["common", "store", "media", "metrics", "stage1", "curation", "exchange"],
     "sample/demo": _STAGES + _TORCH_SIDE + [TORCH],
     "triage": ["common", "store", "media", "stage1", "model", "trainer", "report", TORCH],
+    # experiment: trains and evaluates through trainer (no LibTorch headers), writes through report.
+    "experiment": ["common", "store", "media", "metrics", "model", "trainer", "report"],
     "bench": _STAGES + _TORCH_SIDE + [TORCH],
     "annotator/core": _STAGES + _TORCH_SIDE,
     "annotator/ui": _STAGES + _TORCH_SIDE + ["annotator/core", GUI],
     "annotator/app": _STAGES + _TORCH_SIDE + ["annotator/core", "annotator/ui", GUI],
-    "cli": _STAGES + _TORCH_SIDE + ["bench", TORCH],
-    "tests": _STAGES + _TORCH_SIDE + ["bench", "cli", "annotator/core", "annotator/ui",
+    "cli": _STAGES + _TORCH_SIDE + ["bench", "experiment", TORCH],
+    "tests": _STAGES + _TORCH_SIDE + ["bench", "experiment", "cli", "annotator/core", "annotator/ui",
                                       "annotator/app", TORCH],
 }
 
