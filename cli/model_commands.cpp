@@ -20,6 +20,7 @@ const std::vector<ModelCommand>& model_commands() {
       {"eval", "Score a trained run on a subset; write metrics.json and report.md"},
       {"compare", "Evaluated runs side by side (the paper's Table 5 layout)"},
       {"bench train", "Training-step speed (C++) next to the same network in PyTorch Python"},
+      {"bench ddp", "Data-parallel scaling: steps/s of 1 and N processes at one global batch"},
       {"weights", "Model weights (safetensors)"},
       {"model", "Model architectures"},
       {"triage", "Mark the clear, informative frames of a whole video with a trained model"},
