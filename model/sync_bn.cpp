@@ -4,6 +4,17 @@
 
 #include "common/error.h"
 
+// LibTorch declares this member but its shared library does not export it, so a class
+// derived from BatchNorm2dImpl (whose vtable names it) needs a definition here.
+namespace torch::nn {
+template <size_t D, typename Derived>
+void BatchNormImplBase<D, Derived>::pretty_print(std::ostream& stream) const {
+  stream << "torch::nn::BatchNorm" << D << "d(" << this->options.num_features()
+         << ", eps=" << this->options.eps() << ", affine=" << this->options.affine() << ")";
+}
+template void BatchNormImplBase<2, BatchNorm2dImpl>::pretty_print(std::ostream&) const;
+}  // namespace torch::nn
+
 namespace excap::model {
 
 namespace {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <map>
@@ -196,10 +197,10 @@ TEST_CASE("distributed: SyncBN keeps torchvision's names and equals BatchNorm2d 
   model::SyncableBatchNorm2d sync(5);
   torch::nn::BatchNorm2d plain(5);
   std::vector<std::string> a, b;
-  for (const auto& [k, v] : sync->named_parameters()) a.push_back(k);
-  for (const auto& [k, v] : sync->named_buffers()) a.push_back(k);
-  for (const auto& [k, v] : plain->named_parameters()) b.push_back(k);
-  for (const auto& [k, v] : plain->named_buffers()) b.push_back(k);
+  for (const auto& item : sync->named_parameters()) a.push_back(item.key());
+  for (const auto& item : sync->named_buffers()) a.push_back(item.key());
+  for (const auto& item : plain->named_parameters()) b.push_back(item.key());
+  for (const auto& item : plain->named_buffers()) b.push_back(item.key());
   CHECK(a == b);
 
   torch::nn::Sequential net(sync);
@@ -257,7 +258,9 @@ TEST_CASE("distributed: 2 Gloo processes x batch 4 equal 1 process x batch 8; re
 TEST_CASE("distributed: a global batch that does not divide, and a rank that dies") {
   test::ScratchDir dir("trainer_ddp_fail");
   const std::string d = packed_project(dir);
-  const auto odd = run_two(train_argv(d, "odd", {"--iters", "2", "--batch", "7"}));
+  auto odd_argv = train_argv(d, "odd", {"--iters", "2"});
+  *(std::find(odd_argv.begin(), odd_argv.end(), "--batch") + 1) = "7";
+  const auto odd = run_two(odd_argv);
   for (const auto& r : odd) {
     CHECK(r.status != 0);
     CHECK_MESSAGE(r.out.find("divide by the world size 2") != std::string::npos, r.out);
