@@ -128,6 +128,7 @@ void unflatten_into(const torch::Tensor& flat, const std::vector<torch::Tensor>&
 
 }  // namespace
 
+Distributed::Distributed() = default;
 Distributed::~Distributed() = default;
 
 std::unique_ptr<Distributed> Distributed::join(const LaunchInfo& launch,

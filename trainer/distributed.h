@@ -21,7 +21,7 @@ namespace excap::trainer {
 
 class Distributed {
  public:
-  Distributed() = default;  // a world of one
+  Distributed();  // a world of one
   ~Distributed();
   Distributed(const Distributed&) = delete;
   Distributed& operator=(const Distributed&) = delete;
