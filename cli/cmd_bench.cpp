@@ -14,8 +14,10 @@
 #include "bench/extract_bench.h"
 #endif
 #ifdef EXCAP_HAVE_TORCH
+#include "bench/ddp_bench.h"
 #include "bench/parity_bench.h"
 #include "bench/train_bench.h"
+#include "trainer/distributed.h"
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
 #include "bench/triage_bench.h"
@@ -149,6 +151,42 @@ void register_bench_parity(CLI::App* bench, Registry& reg) {
 }
 #endif
 
+#ifdef EXCAP_HAVE_TORCH
+void register_bench_ddp(CLI::App* bench, Registry& reg) {
+  auto* cmd = bench->add_subcommand("ddp", model_command_description("bench ddp"));
+  auto opt = std::make_shared<trainer::BenchDdpOptions>();
+  auto worker_out = std::make_shared<std::string>();
+  auto json_out = std::make_shared<std::string>();
+  opt->model.backbone = "resnet18";
+  add_model_options(cmd, opt->model);
+  cmd->add_option("--size", opt->size, "Input size")->capture_default_str();
+  cmd->add_option("--batch", opt->batch, "Global batch, divided among the processes")
+      ->capture_default_str();
+  cmd->add_option("--iters", opt->iters, "Timed steps")->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "Untimed steps first")->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "Threads of each process")->capture_default_str();
+  cmd->add_option("--processes", opt->processes, "Processes of the parallel run (>= 2)")
+      ->capture_default_str();
+  cmd->add_option("--device", opt->device, "cpu, or cuda (one device per process)")
+      ->capture_default_str();
+  cmd->add_option("--json", *json_out, "Write the figures as JSON too");
+  // Internal: one rank of a measured world, started by this command itself.
+  cmd->add_option("--worker-out", *worker_out)->group("");
+  reg.add(cmd, [=] {
+    trainer::BenchDdpOptions o = *opt;
+    if (!worker_out->empty()) {
+      trainer::run_ddp_worker(o, trainer::launch_of_process(process_environment()), *worker_out);
+      return 0;
+    }
+    o.program = fs::canonical("/proc/self/exe");
+    const trainer::BenchDdpResult r = trainer::bench_ddp(o);
+    std::cout << trainer::format_bench_ddp(o, r);
+    if (!json_out->empty()) atomic_write(*json_out, trainer::bench_ddp_json(o, r).dump(2));
+    return 0;
+  });
+}
+#endif
+
 #ifdef EXCAP_HAVE_TRIAGE
 int run_bench_triage(const TriageCli& o) {
   trainer::BenchTriageOptions b;
@@ -196,6 +234,7 @@ void register_bench_commands(CLI::App& app, Registry& reg) {
 #ifdef EXCAP_HAVE_TORCH
   register_bench_train(bench, reg);
   register_bench_parity(bench, reg);
+  register_bench_ddp(bench, reg);
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
   register_bench_triage(bench, reg);

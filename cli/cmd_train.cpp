@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "report/compare.h"
 #include "store/project.h"
+#include "trainer/distributed.h"
 #include "trainer/eval_result.h"
 #include "trainer/run_eval.h"
 #include "trainer/train.h"
@@ -154,6 +155,8 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
       "--learned-weights", [&weighting] { weighting = model::TaskWeighting::Learned; },
       "Learn the task weights (Kendall et al. 2018) instead of fixed 1:1");
   cmd->add_flag("--augment,!--no-augment", cfg.augment, "Flips, 90-degree turns, colour jitter");
+  cmd->add_flag("--sync-bn", cfg.sync_bn,
+                "Batch-norm statistics over every process of a data-parallel run (SyncBN)");
   cmd->add_option("--val-interval", cfg.val_interval,
                   "Iterations between validations (0: iters/10)");
   cmd->add_option("--log-interval", cfg.log_interval, "Iterations between log lines")
@@ -205,13 +208,26 @@ int run_train(const std::string& dir, trainer::TrainConfig c, bool resume, bool 
   if (resume && !iters_given) c.iters = 0;  // keep the saved length
   std::signal(SIGINT, on_sigint);
   trainer::TrainHooks hooks;
-  hooks.progress = print_progress;
   hooks.stop = &g_stop;
   hooks.resume = resume;
-  std::cerr << (resume ? "resuming" : "training") << " run '" << c.run
-            << "' (Ctrl-C saves and stops)\n";
+  // torchrun's or srun's environment makes this process one rank of a data-parallel run.
+  hooks.launch = trainer::launch_of_process(process_environment());
+  hooks.collective_timeout = trainer::collective_timeout(process_environment());
+  const bool rank0 = hooks.launch.rank == 0;  // the other ranks stay quiet
+  if (rank0) hooks.progress = print_progress;
+  if (rank0)
+    std::cerr << (resume ? "resuming" : "training") << " run '" << c.run
+              << "' (Ctrl-C saves and stops)"
+              << (hooks.launch.world_size > 1
+                      ? " on " + std::to_string(hooks.launch.world_size) + " processes"
+                      : "")
+              << "\n";
   const trainer::TrainOutcome o = trainer::train(dir, c, hooks);
   std::signal(SIGINT, SIG_DFL);
+  if (!rank0)
+    return o.status == trainer::TrainOutcome::Status::Finished      ? 0
+           : o.status == trainer::TrainOutcome::Status::Interrupted ? 130
+                                                                    : 3;
   std::cerr << "\n";
   std::cout << "run " << o.run_dir.string() << ": " << o.message << " on " << o.device << " ("
             << o.threads << " threads)";

@@ -23,6 +23,7 @@ const std::vector<ModelCommand>& model_commands() {
       {"bench train", "Training-step speed (C++) next to the same network in PyTorch Python"},
       {"bench parity",
        "Train with ExCap and with the PyTorch peer on the same frames; compare test scores"},
+      {"bench ddp", "Data-parallel scaling: steps/s of 1 and N processes at one global batch"},
       {"weights", "Model weights (safetensors)"},
       {"model", "Model architectures"},
       {"triage", "Mark the clear, informative frames of a whole video with a trained model"},

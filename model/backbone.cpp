@@ -56,22 +56,22 @@ ResBlockImpl::ResBlockImpl(bool bottleneck, std::int64_t inplanes, std::int64_t 
   if (bottleneck) {
     // torchvision Bottleneck (v1.5): 1x1, 3x3 carrying the stride and dilation, 1x1 x4.
     conv1 = register_module("conv1", conv(inplanes, planes, 1));
-    bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1 = register_module("bn1", SyncableBatchNorm2d(planes));
     conv2 = register_module("conv2", conv(planes, planes, 3, stride, dilation, dilation));
-    bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2 = register_module("bn2", SyncableBatchNorm2d(planes));
     conv3 = register_module("conv3", conv(planes, out, 1));
-    bn3 = register_module("bn3", nn::BatchNorm2d(out));
+    bn3 = register_module("bn3", SyncableBatchNorm2d(out));
   } else {
     // torchvision BasicBlock refuses dilation > 1; we dilate both 3x3 convs as
     // mmsegmentation's ResNet does, so ResNet-18/34 can also run at stride 8.
     conv1 = register_module("conv1", conv(inplanes, planes, 3, stride, dilation, dilation));
-    bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1 = register_module("bn1", SyncableBatchNorm2d(planes));
     conv2 = register_module("conv2", conv(planes, planes, 3, 1, dilation, dilation));
-    bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2 = register_module("bn2", SyncableBatchNorm2d(planes));
   }
   if (with_downsample) {
     downsample = register_module(
-        "downsample", nn::Sequential(conv(inplanes, out, 1, stride), nn::BatchNorm2d(out)));
+        "downsample", nn::Sequential(conv(inplanes, out, 1, stride), SyncableBatchNorm2d(out)));
   }
 }
 
@@ -98,7 +98,7 @@ std::int64_t ResBlockImpl::macs(FeatureShape& s) const {
 ResNetImpl::ResNetImpl(const ResNetSpec& spec, bool dilated, int num_classes) : spec_(spec) {
   const std::int64_t w = spec.base_width;
   conv1 = register_module("conv1", conv(3, w, 7, 2, 3));
-  bn1 = register_module("bn1", nn::BatchNorm2d(w));
+  bn1 = register_module("bn1", SyncableBatchNorm2d(w));
   std::int64_t inplanes = w, dilation = 1;
   const int expansion = spec.bottleneck ? 4 : 1;
   for (int i = 0; i < kStages; ++i) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "model/sync_bn.h"
+
 namespace excap::model {
 
 // Channels and spatial size of a feature map, for the analytic MAC count.
@@ -69,7 +71,7 @@ class ResBlockImpl : public torch::nn::Module {
  private:
   bool bottleneck_;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  SyncableBatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(ResBlock);
@@ -88,7 +90,7 @@ class ResNetImpl : public BackboneImpl {
  private:
   ResNetSpec spec_;
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  SyncableBatchNorm2d bn1{nullptr};
   std::vector<torch::nn::ModuleList> layers_;
   torch::nn::Linear fc{nullptr};
 };
@@ -103,7 +105,7 @@ class DenseLayerImpl : public torch::nn::Module {
   std::int64_t macs(FeatureShape s) const;
 
  private:
-  torch::nn::BatchNorm2d norm1{nullptr}, norm2{nullptr};
+  SyncableBatchNorm2d norm1{nullptr}, norm2{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
 };
 TORCH_MODULE(DenseLayer);
@@ -122,13 +124,13 @@ class DenseNetImpl : public BackboneImpl {
 
  private:
   struct Transition {
-    torch::nn::BatchNorm2d norm{nullptr};
+    SyncableBatchNorm2d norm{nullptr};
     torch::nn::Conv2d conv{nullptr};
     bool pool = true;  // AvgPool2d(2, 2); dropped when dilated
   };
   std::shared_ptr<torch::nn::Module> features_;
   torch::nn::Conv2d conv0{nullptr};
-  torch::nn::BatchNorm2d norm0{nullptr}, norm5{nullptr};
+  SyncableBatchNorm2d norm0{nullptr}, norm5{nullptr};
   std::vector<std::vector<DenseLayer>> blocks_;
   std::vector<Transition> transitions_;  // after blocks 1..3
   std::vector<std::int64_t> stage_channels_;

@@ -15,9 +15,9 @@ nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t 
 
 DenseLayerImpl::DenseLayerImpl(std::int64_t in_channels, std::int64_t growth, std::int64_t bn_size,
                                std::int64_t dilation) {
-  norm1 = register_module("norm1", nn::BatchNorm2d(in_channels));
+  norm1 = register_module("norm1", SyncableBatchNorm2d(in_channels));
   conv1 = register_module("conv1", conv(in_channels, bn_size * growth, 1));
-  norm2 = register_module("norm2", nn::BatchNorm2d(bn_size * growth));
+  norm2 = register_module("norm2", SyncableBatchNorm2d(bn_size * growth));
   conv2 = register_module("conv2", conv(bn_size * growth, growth, 3, 1, dilation, dilation));
 }
 
@@ -36,7 +36,7 @@ DenseNetImpl::DenseNetImpl(std::vector<int> block_config, std::int64_t growth,
     : growth_(growth) {
   features_ = register_module("features", std::make_shared<nn::Module>());
   conv0 = features_->register_module("conv0", conv(3, init_features, 7, 2, 3));
-  norm0 = features_->register_module("norm0", nn::BatchNorm2d(init_features));
+  norm0 = features_->register_module("norm0", SyncableBatchNorm2d(init_features));
   std::int64_t channels = init_features;
   for (std::size_t b = 0; b < block_config.size(); ++b) {
     // Output stride 8 (our choice; torchvision has no dilated DenseNet): the
@@ -55,7 +55,7 @@ DenseNetImpl::DenseNetImpl(std::vector<int> block_config, std::int64_t growth,
       auto trans = features_->register_module("transition" + std::to_string(b + 1),
                                               std::make_shared<nn::Module>());
       Transition t;
-      t.norm = trans->register_module("norm", nn::BatchNorm2d(channels));
+      t.norm = trans->register_module("norm", SyncableBatchNorm2d(channels));
       t.conv = trans->register_module("conv", conv(channels, channels / 2, 1));
       t.pool = !(dilated && b >= 1);
       transitions_.push_back(t);
@@ -64,7 +64,7 @@ DenseNetImpl::DenseNetImpl(std::vector<int> block_config, std::int64_t growth,
     stage_channels_.push_back(channels);
   }
   if (block_config.size() != kStages) throw Error("densenet", "needs four dense blocks");
-  norm5 = features_->register_module("norm5", nn::BatchNorm2d(channels));
+  norm5 = features_->register_module("norm5", SyncableBatchNorm2d(channels));
   if (num_classes > 0)
     classifier = register_module("classifier", nn::Linear(channels, num_classes));
   // torchvision's init: kaiming normal (fan_in) for convs, BN 1/0, linear bias 0.

@@ -12,7 +12,7 @@ ConvBNReLUImpl::ConvBNReLUImpl(std::int64_t in, std::int64_t out, std::int64_t k
   conv = register_module(
       "conv",
       nn::Conv2d(nn::Conv2dOptions(in, out, kernel).padding(pad).dilation(dilation).bias(false)));
-  bn = register_module("bn", nn::BatchNorm2d(out));
+  bn = register_module("bn", SyncableBatchNorm2d(out));
 }
 
 torch::Tensor ConvBNReLUImpl::forward(const torch::Tensor& x) { return torch::relu(bn(conv(x))); }

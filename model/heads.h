@@ -21,7 +21,7 @@ class ConvBNReLUImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  SyncableBatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(ConvBNReLU);
 

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-openmp          # LibTorch 1.13 (CPU) with an optimised BLAS
+  libgloo-dev                               # Gloo headers: data-parallel training on CPU (c10d)
   libopencv-dev libopencv-contrib-dev       # video/image I/O, SLIC superpixels
   libglfw3-dev libimgui-dev libgl-dev       # excap-studio
   libgl1-mesa-dri xvfb xauth                # the studio's smoke test under Xvfb (llvmpipe)

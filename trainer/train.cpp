@@ -18,6 +18,7 @@
 #include "store/project.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data.h"
+#include "trainer/distributed.h"
 #include "trainer/evaluate.h"
 
 namespace excap::trainer {
@@ -100,6 +101,7 @@ struct Run {
   std::vector<torch::Tensor> params;
   std::unique_ptr<torch::optim::SGD> optimizer;
   TrainerState state;
+  std::unique_ptr<Distributed> dist = std::make_unique<Distributed>();  // a world of one
   Clock::time_point start;    // of this process's share of the run
   double elapsed_before = 0;  // training seconds of earlier processes (resume)
 
@@ -179,7 +181,10 @@ void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
   if (resume) {
     r.state = load_checkpoint(*checkpoint_folder(r.dir, "latest"), *r.net, r.unc(),
                               r.optimizer.get(), r.device);
-  } else {
+  }
+  r.elapsed_before = r.state.elapsed_s;
+  if (!r.dist->writer()) return;  // rank 0 alone writes the run's files
+  if (!resume) {
     ensure_dir(r.dir);
     std::error_code ec;
     fs::remove(r.dir / "metrics.jsonl", ec);  // a fresh run starts a fresh log
@@ -193,13 +198,14 @@ void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
                              {"torch_version", TORCH_VERSION},
                              {"train_frames", r.train_data.count()},
                              {"val_frames", r.val_data ? r.val_data->count() : 0},
-                             {"parameters", model::count_parameters(*r.net)}};
+                             {"parameters", model::count_parameters(*r.net)},
+                             {"world_size", r.dist->world_size()},
+                             {"backend", r.dist->backend()}};
   write_json_atomic(r.dir / "config.json", config_json);
   append_jsonl(r.dir, {{"event", resume ? "resume" : "start"},
                        {"iter", r.state.iter},
                        {"time", now_iso8601()},
                        {"device", r.device.str()}});
-  r.elapsed_before = r.state.elapsed_s;
 }
 
 // Poly-decayed learning rate of iteration `it`, set on every parameter group.
@@ -212,11 +218,14 @@ double set_learning_rate(Run& r, int it) {
 
 // Batch `it`: rows, augmentation and dropout draws depend on (seed, it) only, so a
 // resumed run matches an uninterrupted one.
+// With several processes each takes its rows of the same global batch (trainer/distributed.h).
 Batch next_batch(const Run& r, int it) {
-  torch::manual_seed(iteration_seed(r.cfg.seed, it));
-  const auto rows = batch_indices(r.cfg.seed, it, r.cfg.batch, r.train_data.count());
+  torch::manual_seed(iteration_seed(r.dist->rank_seed(r.cfg.seed), it));
+  const auto all_rows = batch_indices(r.cfg.seed, it, r.cfg.batch, r.train_data.count());
+  const auto [first, count] = r.dist->share(r.cfg.batch);
+  const std::vector<std::int64_t> rows(all_rows.begin() + first, all_rows.begin() + first + count);
   std::vector<AugmentParams> aug;
-  for (int s = 0; s < r.cfg.batch; ++s) aug.push_back(draw_augment(r.cfg.seed, it, s));
+  for (int s = first; s < first + count; ++s) aug.push_back(draw_augment(r.cfg.seed, it, s));
   return make_batch(r.train_data, rows, r.device, r.cfg.augment ? &aug : nullptr, r.channels_last);
 }
 
@@ -237,6 +246,7 @@ std::map<std::string, torch::Tensor> forward_losses(Run& r, const Batch& batch) 
 bool backward_scaled(Run& r, const torch::Tensor& total) {
   TrainerState& st = r.state;
   (total * st.loss_scale).backward();
+  r.dist->average_gradients(r.params);  // before the overflow check, so every rank agrees
   torch::Tensor bad = torch::zeros({}, torch::TensorOptions().device(r.device));
   for (auto& p : r.params)
     if (p.grad().defined()) {
@@ -264,8 +274,10 @@ std::map<std::string, torch::Tensor> step(Run& r, const Batch& batch) {
   bool step_ok = true;
   if (r.fp16())
     step_ok = backward_scaled(r, total);
-  else
+  else {
     total.backward();
+    r.dist->average_gradients(r.params);
+  }
   if (step_ok) r.optimizer->step();
   return losses;
 }
@@ -290,14 +302,15 @@ Due due_after_step(const Run& r) {
 bool diverged(const Run& r, const torch::Tensor& total, TrainOutcome& outcome) {
   const double total_now = total.detach().item<double>();
   if (std::isfinite(total_now) && total_now <= r.cfg.explode_loss) return false;
-  outcome.status = TrainOutcome::Status::Diverged;
+  outcome.status = TrainOutcome::Status::Diverged;  // every rank: the loss is their mean
   outcome.message = "loss is " + std::to_string(total_now) + " at iteration " +
                     std::to_string(r.state.iter) + " (NaN, infinite or above " +
                     std::to_string(r.cfg.explode_loss) + "): stopped; the last good checkpoint " +
                     (has_checkpoints(r.dir) ? "is kept" : "does not exist yet") +
                     " (lower --lr or try --amp off)";
-  append_jsonl(r.dir,
-               {{"event", "diverged"}, {"iter", r.state.iter}, {"message", outcome.message}});
+  if (r.dist->writer())
+    append_jsonl(r.dir,
+                 {{"event", "diverged"}, {"iter", r.state.iter}, {"message", outcome.message}});
   return true;
 }
 
@@ -328,6 +341,7 @@ void log_step(const Run& r, LogWindow& w, double lr, TrainProgress& p, const Tra
 
 // Saves the current state under `tag` ("latest" or "best") with the training time so far.
 void checkpoint(Run& r, const std::string& tag) {
+  if (!r.dist->writer()) return;
   r.state.elapsed_s =
       r.elapsed_before + std::chrono::duration<double>(Clock::now() - r.start).count();
   save_checkpoint(r.dir, tag, *r.net, r.unc(), *r.optimizer, r.state);
@@ -368,6 +382,22 @@ void interrupt(Run& r, TrainOutcome& outcome) {
                     std::to_string(r.state.iter) + " (continue with --resume)";
 }
 
+// Joins the data-parallel world of the launch (a no-op for one process); SyncBN when asked.
+void join_world(Run& r, const TrainHooks& hooks) {
+  r.dist = Distributed::join(hooks.launch, r.device, hooks.collective_timeout);
+  r.dist->share(r.cfg.batch);  // refuses a global batch that does not divide
+  if (r.cfg.sync_bn) model::set_sync_batch_norm(*r.net, r.dist->sum_function());
+}
+
+// Parameters and buffers (batch-norm statistics) of the network and the task weights.
+std::vector<torch::Tensor> model_state(Run& r) {
+  std::vector<torch::Tensor> t = r.net->parameters();
+  for (auto& b : r.net->buffers()) t.push_back(b);
+  if (r.uncertainty)
+    for (auto& p : r.uncertainty->parameters()) t.push_back(p);
+  return t;
+}
+
 // Fills the outcome and writes the end event.
 TrainOutcome finish(const Run& r, TrainOutcome outcome) {
   outcome.iter = r.state.iter;
@@ -375,7 +405,8 @@ TrainOutcome finish(const Run& r, TrainOutcome outcome) {
   outcome.best_score = r.state.best_score;
   if (outcome.status == TrainOutcome::Status::Finished)
     outcome.message = "finished " + std::to_string(r.state.iter) + " iterations";
-  append_jsonl(r.dir, {{"event", "end"}, {"iter", r.state.iter}, {"message", outcome.message}});
+  if (r.dist->writer())
+    append_jsonl(r.dir, {{"event", "end"}, {"iter", r.state.iter}, {"message", outcome.message}});
   return outcome;
 }
 
@@ -402,8 +433,11 @@ TrainOutcome train(const fs::path& root, TrainConfig cfg, const TrainHooks& hook
   r.cfg = resolve_config(r.dir, cfg, hooks.resume);
   TrainOutcome outcome;
   outcome.run_dir = r.dir;
+  r.cfg.device = rank_device(r.cfg.device, hooks.launch);
   prepare(r, root, hooks.resume, outcome);
+  join_world(r, hooks);
   resume_or_start(r, hooks.resume, outcome);
+  r.dist->broadcast_from_writer(model_state(r));  // every rank starts from rank 0's weights
 
   TrainProgress progress;
   progress.iters = r.cfg.iters;
@@ -415,13 +449,13 @@ TrainOutcome train(const fs::path& root, TrainConfig cfg, const TrainHooks& hook
 
   r.net->train();
   while (r.state.iter < r.cfg.iters) {
-    if (hooks.stop && hooks.stop->load()) {
+    if (r.dist->any(hooks.stop && hooks.stop->load())) {  // every rank stops at the same step
       interrupt(r, outcome);
       break;
     }
     const int it = r.state.iter;
     const double lr = set_learning_rate(r, it);
-    const std::map<std::string, torch::Tensor> losses = step(r, next_batch(r, it));
+    const std::map<std::string, torch::Tensor> losses = r.dist->average(step(r, next_batch(r, it)));
     window.add(losses);
     r.state.iter = it + 1;
     const Due due = due_after_step(r);
@@ -429,9 +463,10 @@ TrainOutcome train(const fs::path& root, TrainConfig cfg, const TrainHooks& hook
       r.state.iter = it;  // nothing of this step is saved
       break;
     }
-    if (due.log) log_step(r, window, lr, progress, hooks);
-    if (due.val) validate_model(r, window, progress, hooks);
+    if (r.dist->writer() && due.log) log_step(r, window, lr, progress, hooks);
+    if (r.dist->writer() && due.val) validate_model(r, window, progress, hooks);
     if (due.checkpoint) checkpoint(r, "latest");
+    if (due.val || due.checkpoint) r.dist->barrier("rank 0 validating and saving");
   }
   return finish(r, outcome);
 }

@@ -4,11 +4,13 @@
 // to a callback (the CLI prints it, the studio shows it).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
 
 #include "common/fsutil.h"
+#include "common/launch.h"
 #include "trainer/train_config.h"
 
 namespace excap::trainer {
@@ -39,6 +41,9 @@ struct TrainHooks {
   std::function<void(const TrainProgress&)> progress;  // called from the training thread
   const std::atomic<bool>* stop = nullptr;             // set (e.g. by SIGINT): save and return
   bool resume = false;  // continue runs/<run>/ from its latest checkpoint
+  // This process's place in a data-parallel world (trainer/distributed.h); one process by default.
+  LaunchInfo launch;
+  std::chrono::milliseconds collective_timeout{1800 * 1000};
 };
 
 // Trains runs/<cfg.run>/ of the project at `project_root` from its packed

@@ -47,6 +47,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"alpha", c.alpha},
        {"learned_task_weights", c.weighting == model::TaskWeighting::Learned},
        {"augment", c.augment},
+       {"sync_bn", c.sync_bn},
        {"val_interval", c.effective_val_interval()},
        {"log_interval", c.log_interval},
        {"checkpoint_interval", c.effective_checkpoint_interval()},
@@ -81,6 +82,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   get("learned_task_weights", learned);
   c.weighting = learned ? model::TaskWeighting::Learned : model::TaskWeighting::Fixed;
   get("augment", c.augment);
+  get("sync_bn", c.sync_bn);
   get("val_interval", c.val_interval);
   get("log_interval", c.log_interval);
   get("checkpoint_interval", c.checkpoint_interval);

@@ -34,6 +34,8 @@ struct TrainConfig {
   // JSON "learned_task_weights": true for Learned (Kendall et al. 2018 uncertainty weights).
   model::TaskWeighting weighting = model::TaskWeighting::Fixed;
   bool augment = true;
+  // Batch-norm statistics over every data-parallel process (SyncBN); see docs/distributed.md.
+  bool sync_bn = false;
 
   int val_interval = 0;         // 0: iters / 10 (at least 1)
   int log_interval = 10;        // iterations between metrics.jsonl loss lines

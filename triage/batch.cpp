@@ -22,52 +22,18 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A whole non-negative number written with digits only; nullopt otherwise.
-std::optional<int> whole_number(std::string_view s) {
-  if (s.empty() || s.size() > 9) return std::nullopt;
-  int v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.front() == '+' || s.front() == '-')
-    return std::nullopt;
-  return v;
-}
+std::optional<int> whole_number(std::string_view s) { return parse_whole_number(s); }
 
-// An environment variable that must be a whole number when set.
-std::optional<int> env_number(const EnvLookup& env, const std::string& name) {
-  const auto text = env(name);
-  if (!text) return std::nullopt;
-  const auto v = whole_number(*text);
-  if (!v) throw Error(name, "expected a whole number >= 0 in the environment, got '" + *text + "'");
-  return v;
-}
-
-// RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS, checked; nullopt when neither is set.
+// The launcher's ranks (common/launch.h) as a shard; nullopt when not launched.
 std::optional<ShardSpec> shard_from_environment(const EnvLookup& env) {
-  struct Pair {
-    const char *rank, *size, *local, *who;
-  };
-  for (const Pair& p : {Pair{"RANK", "WORLD_SIZE", "LOCAL_RANK", "torchrun"},
-                        Pair{"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM"}}) {
-    const auto rank = env_number(env, p.rank), size = env_number(env, p.size);
-    if (!rank && !size) continue;
-    const std::string names = std::string(p.rank) + "/" + p.size;
-    if (!rank || !size)
-      throw Error(names, std::string(rank ? p.size : p.rank) + " is not set but " +
-                             (rank ? p.rank : p.size) +
-                             " is: the launch environment is incomplete");
-    if (*size < 1) throw Error(names, std::string(p.size) + " must be at least 1");
-    if (*rank >= *size)
-      throw Error(names, std::string(p.rank) + " " + std::to_string(*rank) + " is not below " +
-                             p.size + " " + std::to_string(*size));
-    ShardSpec s;
-    s.index = *rank;
-    s.count = *size;
-    s.local_rank = env_number(env, p.local).value_or(-1);
-    s.source = std::string(p.who) + " (" + p.rank + "=" + std::to_string(*rank) + ", " + p.size +
-               "=" + std::to_string(*size) + ")";
-    return s;
-  }
-  return std::nullopt;
+  const std::optional<LaunchInfo> launch = launch_from_environment(env);
+  if (!launch) return std::nullopt;
+  ShardSpec s;
+  s.index = launch->rank;
+  s.count = launch->world_size;
+  s.local_rank = launch->local_rank;
+  s.source = launch->source;
+  return s;
 }
 
 }  // namespace
@@ -89,14 +55,6 @@ ShardSpec parse_shard(const std::string& text) {
   s.count = *n;
   s.source = "--shard " + text;
   return s;
-}
-
-EnvLookup process_environment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
 }
 
 ShardSpec resolve_shard(const std::string& cli, const EnvLookup& env) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fsutil.h"
+#include "common/launch.h"
 #include "triage/triage.h"
 
 namespace excap::trainer {
@@ -30,9 +31,9 @@ struct ShardSpec {
 // "I/N" with whole numbers 0 <= I < N; throws Error("--shard", ...) otherwise.
 ShardSpec parse_shard(const std::string& text);
 
-// Reads an environment variable; std::nullopt when unset (injectable for tests).
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-EnvLookup process_environment();
+// The launch environment reader is common/launch.h's, shared with training.
+using excap::EnvLookup;
+using excap::process_environment;
 
 // The shard of this process: `cli` (--shard, may be empty) first, else RANK/WORLD_SIZE,
 // else SLURM_PROCID/SLURM_NTASKS, else 0/1. A launcher's world of more than one process
