@@ -14,11 +14,11 @@
 
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-#include <opencv2/imgproc.hpp>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "annotator/core/tools.h"
 #include "annotator/ui/label_workspace.h"
@@ -316,8 +316,8 @@ void add_bench_labels(const Project& p, const Frame& f, int i, const fs::path& m
 
 void make_bench_project(const fs::path& dir, int frames) {
   const Project p =
-      Project::create(dir, cecd_schema(), {{"a", Role::Annotator}, {"b", Role::Annotator},
-                                           {"expert", Role::Expert}});
+      Project::create(dir, cecd_schema(),
+                      {{"a", Role::Annotator}, {"b", Role::Annotator}, {"expert", Role::Expert}});
   const fs::path shared = dir / "bench-images";
   ensure_dir(shared);
   for (int k = 0; k < kBenchImages; ++k)
