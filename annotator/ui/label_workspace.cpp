@@ -70,6 +70,14 @@ void LabelWorkspace::add_navigation(CommandList& c) {
          [this] { next_unfinished(); },
          [this] { return !entries().empty(); },
          {}});
+  c.add({"label.reload",
+         "Navigate",
+         "Reload my frames",
+         {},
+         "Read my assignments again (frames assigned or withdrawn since the studio opened)",
+         [this] { reload_frames(); },
+         {},
+         {}});
 }
 
 // Edit menu, then "Save now" (File): it writes what the edits did.
@@ -210,6 +218,31 @@ void LabelWorkspace::next_unfinished() {
     const std::size_t i = (static_cast<std::size_t>(std::max(current_, 0)) + k) % entries().size();
     if (entries()[i].status != FrameStatus::Done) return request_open(static_cast<int>(i));
   }
+}
+
+void LabelWorkspace::reload_frames() {
+  if (doc_) {
+    editor_.cancel();
+    if (doc_->dirty()) save_now();
+  }
+  flush_saves();  // pending saves land before the list changes under them
+  pending_open_.reset();
+  try {
+    if (!session_.reload_assignments()) {
+      message_ = "My frames: unchanged";
+      return;
+    }
+  } catch (const std::exception& ex) {
+    message_ = ex.what();
+    return;
+  }
+  // The open frame keeps its place by id; a withdrawn one closes.
+  current_ = doc_ ? session_.index_of(doc_->frame_id()) : -1;
+  if (current_ < 0 && doc_) {
+    editor_.attach(nullptr);
+    doc_.reset();
+  }
+  message_ = "My frames: " + std::to_string(entries().size());
 }
 
 void LabelWorkspace::apply_queued() {

@@ -53,6 +53,7 @@ class LabelWorkspace : public Workspace {
   bool open_frame_id(const std::string& frame);  // immediately; false when not in my list
   void next(int step);
   void next_unfinished();  // the next frame after this one that is not done, wrapping
+  void reload_frames();    // re-reads my assignments; the open frame stays open if still mine
   void set_class(int cls);
   void set_cd(int cd);
   void undo();
