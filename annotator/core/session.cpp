@@ -1,6 +1,8 @@
 #include "annotator/core/session.h"
 
 #include <algorithm>
+#include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -162,8 +164,32 @@ FrameEntry Session::entry(const std::string& frame) const {
 }
 
 const std::vector<FrameEntry>& Session::entries() const {
+  if (unknown_ >= kParallelReadFrom) read_unknown_in_parallel();
   for (std::size_t i = 0; unknown_ > 0 && i < entries_.size(); ++i) known(i);
   return entries_;
+}
+
+// The first listing of a big project reads thousands of small files: on a
+// few threads, as the time goes to waiting on the disk. read_entry touches
+// only files and const state; the results are merged on this thread.
+void Session::read_unknown_in_parallel() const {
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (!known_[i]) todo.push_back(i);
+  const std::size_t workers = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8);
+  std::vector<FrameEntry> read(todo.size());
+  std::vector<std::future<void>> jobs;
+  for (std::size_t w = 0; w < workers; ++w)
+    jobs.push_back(std::async(std::launch::async, [&, w] {
+      for (std::size_t k = w; k < todo.size(); k += workers) read[k] = read_entry(order_[todo[k]]);
+    }));
+  for (auto& j : jobs) j.get();
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    entries_[todo[k]] = std::move(read[k]);
+    known_[todo[k]] = true;
+    count(entries_[todo[k]], +1);
+  }
+  unknown_ -= todo.size();
 }
 
 const FrameProgress& Session::progress() const {

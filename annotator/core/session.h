@@ -43,6 +43,9 @@ std::uint64_t user_order_seed(const std::string& user, const std::string& projec
 
 class Session {
  public:
+  // From this many unread entries, the first listing reads them on threads.
+  static constexpr std::size_t kParallelReadFrom = 64;
+
   // Throws Error when the user is not in project.json.
   static Session open(const fs::path& dir, const std::string& user);
 
@@ -94,6 +97,7 @@ class Session {
   void set_order(std::vector<std::string> order);
   const FrameEntry& known(std::size_t i) const;  // reads the label on first use
   FrameEntry read_entry(const std::string& frame) const;
+  void read_unknown_in_parallel() const;
   void count(const FrameEntry& e, int sign) const;
 
   Project project_;

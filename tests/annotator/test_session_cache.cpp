@@ -3,6 +3,7 @@
 // re-reading the labels, and the filtered rows are rebuilt only on a change.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -148,4 +149,32 @@ TEST_CASE("the filtered rows follow statuses and the filter, rebuilt only on a c
   // Rows are indices into entries(), in the list's order.
   const auto& all = f.rows(s, "", std::nullopt);
   for (std::size_t r = 0; r < all.size(); ++r) CHECK(all[r] == static_cast<int>(r));
+}
+
+TEST_CASE("a big first listing (read on threads) equals reading each label alone") {
+  test::ScratchDir dir("studio-cache-bulk");
+  const int n = static_cast<int>(Session::kParallelReadFrom) + 16;
+  Project p = test::make_studio_project(dir / "proj", n, 32);
+  cv::Mat full(32, 32, CV_8U, cv::Scalar(1));
+  for (int i = 0; i < n; i += 3) {
+    char id[16];
+    std::snprintf(id, sizeof id, "v1_%05d", i);
+    test::add_label(p, "a", id, i % 2 ? std::optional<int>(0) : std::nullopt, full);
+  }
+  const Session bulk = Session::open(dir / "proj", "a");
+  const Session single = Session::open(dir / "proj", "a");
+  const auto& all = bulk.entries();
+  REQUIRE(all.size() == static_cast<std::size_t>(n));
+  int done = 0, started = 0;
+  for (const auto& e : all) {
+    const FrameEntry one = single.entry(e.frame);  // read alone, before any listing
+    CHECK(e.status == one.status);
+    done += e.status == FrameStatus::Done;
+    started += e.status == FrameStatus::InProgress;
+  }
+  // Every 3rd frame labeled; the odd ones have a CD and so are done.
+  CHECK(done + started == (n + 2) / 3);
+  CHECK(done == (n + 2) / 3 / 2);
+  CHECK(bulk.progress().done == done);
+  CHECK(bulk.progress().in_progress == started);
 }
