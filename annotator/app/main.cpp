@@ -1,5 +1,6 @@
 // excap-studio DIR --user NAME [--workspace clips|label|adjudicate]
 //              [--frame ID] [--screenshot out.png [--browse N]] [--bench]
+//              | excap-studio DIR --make-bench-project N
 // The GLFW/GL main loop over the studio's workspaces; argument parsing only.
 #include <imgui.h>
 #include <CLI/CLI.hpp>
@@ -30,12 +31,23 @@ struct AppOptions {
   StudioOptions studio;
   std::string screenshot, settings_path, size_text = "1280x800";
   int width = 1280, height = 800;
-  int shot_frames = 8, bench_frames = 200, browse = 0;
+  int shot_frames = 8, bench_frames = 200, browse = 0, make_bench = 0;
   bool bench = false, version = false;
   float opacity = -1.f, scale = 0.f;
   // Screenshot and bench runs leave no trace: no vsync, no imgui.ini, no settings saved.
   bool headless() const { return !screenshot.empty() || bench; }
 };
+
+int make_bench(const std::string& dir, int frames) {
+  try {
+    make_bench_project(dir, frames);
+    std::cout << "bench project " << dir << ": " << frames << " frames\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "excap-studio: " << printable(e.what()) << "\n";
+    return 1;
+  }
+}
 
 // Parses and checks the command line; an exit status when the program should
 // stop here (--help, --version, a bad argument), nothing to go on.
@@ -58,6 +70,9 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
   app.add_flag("--bench", o.bench,
                "Print the frame time and the per-stroke mask update time, exit");
   app.add_option("--bench-frames", o.bench_frames, "Frames to time")->check(CLI::Range(10, 100000));
+  app.add_option("--make-bench-project", o.make_bench,
+                 "Create DIR as a generated project of N frames for --bench, exit")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--settings", o.settings_path,
                  "Settings file (default: ~/.config/excap/studio.json)");
   app.add_option("--overlay-opacity", o.opacity,
@@ -72,6 +87,7 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
     std::cout << "excap-studio 0.1.0 (Dear ImGui " << IMGUI_VERSION << ")\n";
     return 0;
   }
+  if (o.make_bench > 0 && !project.empty()) return make_bench(project, o.make_bench);
   if (project.empty() || o.studio.user.empty()) {
     std::cerr << "excap-studio: DIR and --user are required (see --help)\n";
     return 2;

@@ -1,5 +1,9 @@
 #include "annotator/core/session.h"
 
+#include <algorithm>
+#include <future>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
@@ -60,20 +64,58 @@ Session Session::open(const fs::path& dir, const std::string& user) {
   const User* u = p.meta().find_user(user);
   if (!u) throw Error((dir / "project.json").string(), "no user '" + user + "' in this project");
   Session s(p, user, u->role);
-  // Frames in frames.json order, then this user's shuffle of their own subset.
-  std::vector<std::string> mine;
-  const auto assignments = p.load_assignments();
-  for (const auto& f : p.load_frames()) {
+  s.set_order(s.read_order());
+  // Opening writes nothing: stale temp files are removed before the first save.
+  return s;
+}
+
+// Frames in frames.json order, then this user's shuffle of their own subset.
+std::vector<std::string> Session::read_order() const {
+  std::vector<std::string> mine, order;
+  const auto assignments = project_.load_assignments();
+  for (const auto& f : project_.load_frames()) {
     auto it = assignments.find(f.id);
     if (it == assignments.end()) continue;
     for (const auto& who : it->second)
-      if (who == user) mine.push_back(f.id);
+      if (who == user_) mine.push_back(f.id);
   }
-  for (std::size_t i : shuffled_order(mine.size(), user_order_seed(user, p.meta().created)))
-    s.order_.push_back(mine[i]);
-  s.assigned_.insert(mine.begin(), mine.end());
-  // Opening writes nothing: stale temp files are removed before the first save.
-  return s;
+  for (std::size_t i : shuffled_order(mine.size(), user_order_seed(user_, project_.meta().created)))
+    order.push_back(mine[i]);
+  return order;
+}
+
+// Takes `order` as the list; entries already read for frames still in it are kept.
+void Session::set_order(std::vector<std::string> order) {
+  std::vector<FrameEntry> entries(order.size());
+  std::vector<bool> known(order.size(), false);
+  std::unordered_map<std::string, std::size_t> index;
+  progress_ = FrameProgress{};
+  unknown_ = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    index.emplace(order[i], i);
+    entries[i].frame = order[i];
+    const auto old = index_.find(order[i]);
+    if (old != index_.end() && known_[old->second]) {
+      entries[i] = entries_[old->second];
+      known[i] = true;
+      count(entries[i], +1);
+    } else {
+      ++unknown_;
+    }
+  }
+  progress_.total = static_cast<int>(order.size());
+  order_ = std::move(order);
+  index_ = std::move(index);
+  entries_ = std::move(entries);
+  known_ = std::move(known);
+  ++revision_;
+}
+
+bool Session::reload_assignments() {
+  std::vector<std::string> order = read_order();
+  if (order == order_) return false;
+  set_order(std::move(order));
+  return true;
 }
 
 void Session::remove_interrupted_writes() const {
@@ -91,42 +133,94 @@ void Session::require_assigned(const std::string& frame) const {
 
 int Session::background_class() const { return project_.meta().schema.tissue_id("background"); }
 
-FrameEntry Session::entry(const std::string& frame) const {
-  auto it = cache_.find(frame);
-  if (it != cache_.end()) return it->second;
-  FrameEntry e;
-  e.frame = frame;
-  if (is_assigned(frame)) {
-    if (auto rec = project_.load_label(user_, frame)) {
-      e.time_spent_s = rec->time_spent_s;
-      e.status = FrameStatus::InProgress;
-      const fs::path mpath = project_.label_mask_path(user_, frame);
-      std::error_code ec;
-      if (rec->cd && fs::exists(mpath, ec)) {
-        try {
-          // Outside the field of view is always filled on open, so any
-          // unlabeled pixel left in a saved mask lies inside it.
-          // A class the schema lacks (an imported mask) keeps the frame from "done".
-          const cv::Mat m = read_mask(mpath);
-          const LabelSchema& schema = project_.meta().schema;
-          if (cv::countNonZero(m == kUnlabeled) == 0 && schema.valid_cd(*rec->cd) &&
-              check_mask_values(m, schema.num_tissue(), kUnlabeled).bad_pixels == 0)
-            e.status = FrameStatus::Done;
-        } catch (const Error&) {
-          // Unreadable mask: stays "in progress"; opening the frame reports it.
-        }
-      }
-    }
+int Session::index_of(const std::string& frame) const {
+  const auto it = index_.find(frame);
+  return it == index_.end() ? -1 : static_cast<int>(it->second);
+}
+
+// Adds (sign +1) or removes (-1) one entry's share of the totals.
+void Session::count(const FrameEntry& e, int sign) const {
+  progress_.done += sign * (e.status == FrameStatus::Done);
+  progress_.in_progress += sign * (e.status == FrameStatus::InProgress);
+  progress_.time_spent_s += sign * e.time_spent_s;
+}
+
+const FrameEntry& Session::known(std::size_t i) const {
+  if (!known_[i]) {
+    entries_[i] = read_entry(order_[i]);
+    known_[i] = true;
+    --unknown_;
+    count(entries_[i], +1);
   }
-  cache_[frame] = e;
+  return entries_[i];
+}
+
+FrameEntry Session::entry(const std::string& frame) const {
+  const int i = index_of(frame);
+  if (i >= 0) return known(static_cast<std::size_t>(i));
+  FrameEntry e;  // not assigned: nothing of this user's to show
+  e.frame = frame;
   return e;
 }
 
-std::vector<FrameEntry> Session::list() const {
-  std::vector<FrameEntry> out;
-  out.reserve(order_.size());
-  for (const auto& f : order_) out.push_back(entry(f));
-  return out;
+const std::vector<FrameEntry>& Session::entries() const {
+  if (unknown_ >= kParallelReadFrom) read_unknown_in_parallel();
+  for (std::size_t i = 0; unknown_ > 0 && i < entries_.size(); ++i) known(i);
+  return entries_;
+}
+
+// The first listing of a big project reads thousands of small files: on a
+// few threads, as the time goes to waiting on the disk. read_entry touches
+// only files and const state; the results are merged on this thread.
+void Session::read_unknown_in_parallel() const {
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (!known_[i]) todo.push_back(i);
+  const std::size_t workers = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 2, 8);
+  std::vector<FrameEntry> read(todo.size());
+  std::vector<std::future<void>> jobs;
+  for (std::size_t w = 0; w < workers; ++w)
+    jobs.push_back(std::async(std::launch::async, [&, w] {
+      for (std::size_t k = w; k < todo.size(); k += workers) read[k] = read_entry(order_[todo[k]]);
+    }));
+  for (auto& j : jobs) j.get();
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    entries_[todo[k]] = std::move(read[k]);
+    known_[todo[k]] = true;
+    count(entries_[todo[k]], +1);
+  }
+  unknown_ -= todo.size();
+}
+
+const FrameProgress& Session::progress() const {
+  entries();
+  return progress_;
+}
+
+// This user's label of an assigned frame as the list shows it.
+FrameEntry Session::read_entry(const std::string& frame) const {
+  FrameEntry e;
+  e.frame = frame;
+  const auto rec = project_.load_label(user_, frame);
+  if (!rec) return e;
+  e.time_spent_s = rec->time_spent_s;
+  e.status = FrameStatus::InProgress;
+  const fs::path mpath = project_.label_mask_path(user_, frame);
+  std::error_code ec;
+  if (!rec->cd || !fs::exists(mpath, ec)) return e;
+  try {
+    // Outside the field of view is always filled on open, so any
+    // unlabeled pixel left in a saved mask lies inside it.
+    // A class the schema lacks (an imported mask) keeps the frame from "done".
+    const cv::Mat m = read_mask(mpath);
+    const LabelSchema& schema = project_.meta().schema;
+    if (cv::countNonZero(m == kUnlabeled) == 0 && schema.valid_cd(*rec->cd) &&
+        check_mask_values(m, schema.num_tissue(), kUnlabeled).bad_pixels == 0)
+      e.status = FrameStatus::Done;
+  } catch (const Error&) {
+    // Unreadable mask: stays "in progress"; opening the frame reports it.
+  }
+  return e;
 }
 
 std::unique_ptr<LabelDocument> Session::open_frame(const std::string& frame) const {
@@ -177,13 +271,42 @@ void Session::write(const LabelSnapshot& s) const {
 }
 
 bool Session::record_saved(const LabelSnapshot& s) {
-  const bool was_done = entry(s.frame).status == FrameStatus::Done;
-  FrameEntry e;
-  e.frame = s.frame;
+  const int i = index_of(s.frame);
+  if (i < 0) return false;  // withdrawn by a reload while its write was pending
+  const FrameEntry& old = known(static_cast<std::size_t>(i));
+  const bool was_done = old.status == FrameStatus::Done;
+  count(old, -1);
+  FrameEntry& e = entries_[static_cast<std::size_t>(i)];
   e.time_spent_s = s.time_spent_s;
   e.status = s.done ? FrameStatus::Done : FrameStatus::InProgress;
-  cache_[s.frame] = e;
+  count(e, +1);
+  ++revision_;
   return !was_done && s.done;
+}
+
+const std::vector<int>& FrameFilter::rows(const Session& s, const std::string& text,
+                                          std::optional<FrameStatus> status) {
+  if (session_ == &s && revision_ == s.revision() && text_ == text && status_ == status)
+    return rows_;
+  session_ = &s;
+  revision_ = s.revision();
+  text_ = text;
+  status_ = status;
+  rows_.clear();
+  const auto& entries = s.entries();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const FrameEntry& e = entries[i];
+    if (!text.empty() && e.frame.find(text) == std::string::npos) continue;
+    if (status && e.status != *status) continue;
+    rows_.push_back(static_cast<int>(i));
+  }
+  ++computations_;
+  return rows_;
+}
+
+int FrameFilter::row_of(int index) const {
+  const auto it = std::lower_bound(rows_.begin(), rows_.end(), index);
+  return it != rows_.end() && *it == index ? static_cast<int>(it - rows_.begin()) : -1;
 }
 
 bool Session::save(LabelDocument& doc, double time_spent_s) {

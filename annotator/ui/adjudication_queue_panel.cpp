@@ -14,9 +14,13 @@ void AdjudicationQueuePanel::draw_content() {
   const int total = waiting + ws_.decided();
   ImGui::ProgressBar(total ? static_cast<float>(ws_.decided()) / total : 0.f, ImVec2(-1, 0));
   ImGui::BeginChild("##queue", ImVec2(0, 0), true);
-  for (int i = 0; i < waiting; ++i)
-    if (ImGui::Selectable(ws_.queue()[static_cast<std::size_t>(i)].c_str(), i == ws_.current()))
-      ws_.request_open(i);
+  // Only the visible rows: the queue may hold thousands of frames.
+  ImGuiListClipper clipper;
+  clipper.Begin(waiting);
+  while (clipper.Step())
+    for (int i = clipper.DisplayStart; i < clipper.DisplayEnd; ++i)
+      if (ImGui::Selectable(ws_.queue()[static_cast<std::size_t>(i)].c_str(), i == ws_.current()))
+        ws_.request_open(i);
   ImGui::EndChild();
 }
 

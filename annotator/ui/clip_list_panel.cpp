@@ -6,7 +6,38 @@
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
+#include <vector>
+
 namespace excap::studio {
+
+// Returns true when a click changed the clip list (saved or removed).
+bool ClipListPanel::draw_clip(const Clip& c, const Video& v) {
+  ImGui::PushID(c.id.c_str());
+  const double fps = v.fps > 0 ? v.fps : 1.0;
+  const std::string label = c.id + "   " + format_time(c.start / fps).substr(3, 9) + " - " +
+                            format_time(c.end / fps).substr(3, 9);
+  if (ImGui::Selectable(label.c_str(), c.id == ws_.selected_clip())) ws_.select_clip(c.id);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("frames %lld..%lld, chosen by %s", c.start, c.end - 1, c.by.c_str());
+  auto it = note_edits_.find(c.id);
+  std::string& note = it == note_edits_.end() ? (note_edits_[c.id] = c.note) : it->second;
+  ImGui::SetNextItemWidth(-em(3.5f));
+  ImGui::InputTextWithHint("##note", "note", &note);
+  ImGui::SameLine();
+  const bool edited = note != c.note;
+  const bool clicked = ImGui::SmallButton(edited ? "Save" : "Del");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "%s", edited ? "Save the note" : "Remove the clip (refused once frames were extracted)");
+  ImGui::PopID();
+  if (!clicked) return false;
+  const std::string id = c.id;  // c dies when the list reloads
+  if (edited)
+    ws_.save_note(id, note);
+  else
+    ws_.remove_clip(id);
+  return true;
+}
 
 void ClipListPanel::draw_content() {
   const auto& videos = ws_.videos();
@@ -22,36 +53,20 @@ void ClipListPanel::draw_content() {
   ImGui::EndChild();
 
   const Video* v = ws_.video();
-  int count = 0;
-  for (const auto& c : ws_.clips()) count += v && c.video == v->id;
-  ImGui::TextDisabled("CLIPS OF THIS VIDEO (%d)", count);
+  // This video's clips by index; only the visible ones are drawn.
+  std::vector<int> mine;
+  const auto& clips = ws_.clips();
+  for (std::size_t i = 0; i < clips.size(); ++i)
+    if (v && clips[i].video == v->id) mine.push_back(static_cast<int>(i));
+  ImGui::TextDisabled("CLIPS OF THIS VIDEO (%zu)", mine.size());
   ImGui::BeginChild("##clips", ImVec2(0, 0), true);
-  for (const auto& c : ws_.clips()) {
-    if (!v || c.video != v->id) continue;
-    ImGui::PushID(c.id.c_str());
-    const double fps = v->fps > 0 ? v->fps : 1.0;
-    const std::string label = c.id + "   " + format_time(c.start / fps).substr(3, 9) + " - " +
-                              format_time(c.end / fps).substr(3, 9);
-    if (ImGui::Selectable(label.c_str(), c.id == ws_.selected_clip())) ws_.select_clip(c.id);
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("frames %lld..%lld, chosen by %s", c.start, c.end - 1, c.by.c_str());
-    auto it = note_edits_.find(c.id);
-    std::string& note = it == note_edits_.end() ? (note_edits_[c.id] = c.note) : it->second;
-    ImGui::SetNextItemWidth(-em(3.5f));
-    ImGui::InputTextWithHint("##note", "note", &note);
-    ImGui::SameLine();
-    if (ImGui::SmallButton(note != c.note ? "Save" : "Del")) {
-      if (note != c.note)
-        ws_.save_note(c.id, note);
-      else
-        ws_.remove_clip(c.id);
-    }
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s", note != c.note
-                                  ? "Save the note"
-                                  : "Remove the clip (refused once frames were extracted)");
-    ImGui::PopID();
-  }
+  ImGuiListClipper clipper;
+  clipper.Begin(static_cast<int>(mine.size()));
+  bool changed = false;
+  while (!changed && clipper.Step())
+    for (int r = clipper.DisplayStart; r < clipper.DisplayEnd && !changed; ++r)
+      changed = draw_clip(clips[static_cast<std::size_t>(mine[static_cast<std::size_t>(r)])], *v);
+  clipper.End();  // the list reloaded after a click: its indices are stale
   ImGui::EndChild();
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "annotator/ui/panel.h"
+#include "store/project.h"
 
 namespace excap::studio {
 
@@ -19,6 +20,7 @@ class ClipListPanel : public Panel {
   void draw_content() override;
 
  private:
+  bool draw_clip(const Clip& c, const Video& v);
   ClipsWorkspace& ws_;
   std::map<std::string, std::string> note_edits_;  // clip id -> note being edited
 };

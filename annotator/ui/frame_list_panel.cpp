@@ -1,7 +1,9 @@
 // The user's own frames: filter, status, progress, time spent. Shows nothing
 // that depends on another annotator (double-blind).
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "annotator/ui/label_panels.h"
 #include "annotator/ui/label_workspace.h"
@@ -30,50 +32,62 @@ ImVec4 status_colour(FrameStatus s) {
 }
 }  // namespace
 
+// Cost independent of the list's length: totals come from the session,
+// the filtered rows from a cache, and only the visible rows are drawn.
 void FrameListPanel::draw_content() {
-  const auto& entries = ws_.entries();
-  int done = 0;
-  double total_time = 0;
-  for (const auto& e : entries) {
-    done += e.status == FrameStatus::Done;
-    total_time += e.time_spent_s;
-  }
-  const int n = static_cast<int>(entries.size());
-  ImGui::Text("Done %d of %d", done, n);
+  const annotator::Session& session = ws_.session();
+  const annotator::FrameProgress& p = session.progress();
+  const int n = p.total;
+  ImGui::Text("Done %d of %d", p.done, n);
   char overlay[64];
-  std::snprintf(overlay, sizeof overlay, "%d%%", n ? done * 100 / n : 0);
-  ImGui::ProgressBar(n ? static_cast<float>(done) / n : 0.f, ImVec2(-1, 0), overlay);
-  ImGui::TextDisabled("Time spent %s", hms(total_time).c_str());
+  std::snprintf(overlay, sizeof overlay, "%d%%", n ? p.done * 100 / n : 0);
+  ImGui::ProgressBar(n ? static_cast<float>(p.done) / n : 0.f, ImVec2(-1, 0), overlay);
+  ImGui::TextDisabled("Time spent %s", hms(p.time_spent_s).c_str());
   ImGui::Separator();
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##filter", "filter by id", filter_, sizeof filter_);
   const char* kinds[] = {"all", "new", "in progress", "done"};
   ImGui::SetNextItemWidth(-1);
   ImGui::Combo("##status", &status_filter_, kinds, 4);
+  std::optional<FrameStatus> status;
+  if (status_filter_ > 0) status = static_cast<FrameStatus>(status_filter_ - 1);
+  draw_rows(rows_.rows(session, filter_, status));
+}
 
+void FrameListPanel::draw_rows(const std::vector<int>& rows) {
   ImGui::BeginChild("##frames", ImVec2(0, 0), true);
-  const bool follow = last_current_ != ws_.current();
-  last_current_ = ws_.current();
-  for (int i = 0; i < n; ++i) {
-    const auto& e = entries[static_cast<std::size_t>(i)];
-    if (filter_[0] && e.frame.find(filter_) == std::string::npos) continue;
-    if (status_filter_ > 0 && static_cast<int>(e.status) != status_filter_ - 1) continue;
-    ImGui::PushID(i);
-    ImGui::TextColored(status_colour(e.status), "%s",
-                       e.status == FrameStatus::Done         ? "[x]"
-                       : e.status == FrameStatus::InProgress ? "[~]"
-                                                             : "[ ]");
-    ImGui::SameLine();
-    char label[160];
-    std::snprintf(label, sizeof label, "%3d  %s", i + 1, e.frame.c_str());
-    if (ImGui::Selectable(label, i == ws_.current())) ws_.request_open(i);
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s: %s, %s spent", e.frame.c_str(), annotator::status_name(e.status),
-                        hms(e.time_spent_s).c_str());
-    if (follow && i == ws_.current()) ImGui::SetScrollHereY(0.3f);
-    ImGui::PopID();
+  if (last_current_ != ws_.current()) {
+    // Scroll to the frame just opened; it may lie outside the drawn rows.
+    const int row = rows_.row_of(ws_.current());
+    if (row >= 0)
+      ImGui::SetScrollY(
+          std::max(0.f, static_cast<float>(row) * ImGui::GetTextLineHeightWithSpacing() -
+                            ImGui::GetWindowHeight() * 0.3f));
   }
+  last_current_ = ws_.current();
+  ImGuiListClipper clipper;
+  clipper.Begin(static_cast<int>(rows.size()));
+  while (clipper.Step())
+    for (int r = clipper.DisplayStart; r < clipper.DisplayEnd; ++r)
+      draw_row(rows[static_cast<std::size_t>(r)]);
   ImGui::EndChild();
+}
+
+void FrameListPanel::draw_row(int i) {
+  const annotator::FrameEntry& e = ws_.entries()[static_cast<std::size_t>(i)];
+  ImGui::PushID(i);
+  ImGui::TextColored(status_colour(e.status), "%s",
+                     e.status == FrameStatus::Done         ? "[x]"
+                     : e.status == FrameStatus::InProgress ? "[~]"
+                                                           : "[ ]");
+  ImGui::SameLine();
+  char label[160];
+  std::snprintf(label, sizeof label, "%3d  %s", i + 1, e.frame.c_str());
+  if (ImGui::Selectable(label, i == ws_.current())) ws_.request_open(i);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s: %s, %s spent", e.frame.c_str(), annotator::status_name(e.status),
+                      hms(e.time_spent_s).c_str());
+  ImGui::PopID();
 }
 
 }  // namespace excap::studio

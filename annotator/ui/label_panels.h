@@ -2,7 +2,9 @@
 // tools_panel.cpp, label_canvas_panel.cpp).
 #pragma once
 #include <string>
+#include <vector>
 
+#include "annotator/core/session.h"
 #include "annotator/ui/commands.h"
 #include "annotator/ui/panel.h"
 
@@ -19,10 +21,13 @@ class FrameListPanel : public Panel {
   void draw_content() override;
 
  private:
+  void draw_rows(const std::vector<int>& rows);
+  void draw_row(int index);
   LabelWorkspace& ws_;
   char filter_[64] = {};
   int status_filter_ = 0;  // 0 all, 1 new, 2 in progress, 3 done
   int last_current_ = -1;
+  annotator::FrameFilter rows_;  // rebuilt only when the filter or a status changes
 };
 
 class ToolsPanel : public Panel {

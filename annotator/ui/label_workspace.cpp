@@ -14,7 +14,6 @@ LabelWorkspace::LabelWorkspace(Session session, StudioSettings& settings)
     : session_(std::move(session)),
       settings_(settings),
       palette_(OverlayPalette::from_schema(session_.project().meta().schema)),
-      entries_(session_.list()),
       frames_panel_(std::make_unique<FrameListPanel>(*this)),
       tools_panel_(std::make_unique<ToolsPanel>(*this)),
       canvas_panel_(std::make_unique<LabelCanvasPanel>(*this)),
@@ -24,9 +23,9 @@ LabelWorkspace::LabelWorkspace(Session session, StudioSettings& settings)
   tools_.superpixel_size = settings_.superpixel_size;
   tools_.grabcut_margin = settings_.grabcut_margin;
   // Start on the first frame that is not done yet.
-  int first = entries_.empty() ? -1 : 0;
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].status != FrameStatus::Done) {
+  int first = entries().empty() ? -1 : 0;
+  for (std::size_t i = 0; i < entries().size(); ++i)
+    if (entries()[i].status != FrameStatus::Done) {
       first = static_cast<int>(i);
       break;
     }
@@ -61,7 +60,7 @@ void LabelWorkspace::add_navigation(CommandList& c) {
          parse_shortcut("Right"),
          "Open the next frame in my list",
          [this] { next(+1); },
-         [this] { return current_ + 1 < static_cast<int>(entries_.size()); },
+         [this] { return current_ + 1 < static_cast<int>(entries().size()); },
          {}});
   c.add({"label.next_todo",
          "Navigate",
@@ -69,7 +68,15 @@ void LabelWorkspace::add_navigation(CommandList& c) {
          parse_shortcut("Enter"),
          "Jump to the next frame that is not done",
          [this] { next_unfinished(); },
-         [this] { return !entries_.empty(); },
+         [this] { return !entries().empty(); },
+         {}});
+  c.add({"label.reload",
+         "Navigate",
+         "Reload my frames",
+         {},
+         "Read my assignments again (frames assigned or withdrawn since the studio opened)",
+         [this] { reload_frames(); },
+         {},
          {}});
 }
 
@@ -195,25 +202,47 @@ void LabelWorkspace::draw(ImVec2 pos, ImVec2 size) {
 }
 
 void LabelWorkspace::request_open(int index) {
-  if (index >= 0 && index < static_cast<int>(entries_.size())) pending_open_ = index;
+  if (index >= 0 && index < static_cast<int>(entries().size())) pending_open_ = index;
 }
 
 bool LabelWorkspace::open_frame_id(const std::string& frame) {
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].frame == frame) {
-      open_index(static_cast<int>(i));
-      return true;
-    }
-  return false;
+  const int i = session_.index_of(frame);
+  if (i >= 0) open_index(i);
+  return i >= 0;
 }
 
 void LabelWorkspace::next(int step) { request_open(current_ + step); }
 
 void LabelWorkspace::next_unfinished() {
-  for (std::size_t k = 1; k <= entries_.size(); ++k) {
-    const std::size_t i = (static_cast<std::size_t>(std::max(current_, 0)) + k) % entries_.size();
-    if (entries_[i].status != FrameStatus::Done) return request_open(static_cast<int>(i));
+  for (std::size_t k = 1; k <= entries().size(); ++k) {
+    const std::size_t i = (static_cast<std::size_t>(std::max(current_, 0)) + k) % entries().size();
+    if (entries()[i].status != FrameStatus::Done) return request_open(static_cast<int>(i));
   }
+}
+
+void LabelWorkspace::reload_frames() {
+  if (doc_) {
+    editor_.cancel();
+    if (doc_->dirty()) save_now();
+  }
+  flush_saves();  // pending saves land before the list changes under them
+  pending_open_.reset();
+  try {
+    if (!session_.reload_assignments()) {
+      message_ = "My frames: unchanged";
+      return;
+    }
+  } catch (const std::exception& ex) {
+    message_ = ex.what();
+    return;
+  }
+  // The open frame keeps its place by id; a withdrawn one closes.
+  current_ = doc_ ? session_.index_of(doc_->frame_id()) : -1;
+  if (current_ < 0 && doc_) {
+    editor_.attach(nullptr);
+    doc_.reset();
+  }
+  message_ = "My frames: " + std::to_string(entries().size());
 }
 
 void LabelWorkspace::apply_queued() {
@@ -233,7 +262,7 @@ void LabelWorkspace::open_index(int index) {
   editor_.attach(nullptr);
   doc_.reset();
   current_ = index;
-  const FrameEntry& e = entries_[static_cast<std::size_t>(index)];
+  const FrameEntry& e = entries()[static_cast<std::size_t>(index)];
   try {
     doc_ = session_.open_frame(e.frame);
     timer_.reset(e.time_spent_s);
@@ -242,11 +271,6 @@ void LabelWorkspace::open_index(int index) {
   } catch (const std::exception& ex) {
     message_ = ex.what();
   }
-}
-
-void LabelWorkspace::refresh_entry(const std::string& frame) {
-  for (auto& e : entries_)
-    if (e.frame == frame) e = session_.entry(frame);
 }
 
 void LabelWorkspace::save_now() {
@@ -268,7 +292,6 @@ void LabelWorkspace::collect_saves() {
     }
     save_error_.clear();
     if (session_.record_saved(r.snapshot)) message_ = "Frame done: " + r.snapshot.frame;
-    refresh_entry(r.snapshot.frame);
   }
 }
 

@@ -35,7 +35,7 @@ class LabelWorkspace : public Workspace {
 
   // ---- state the panels read ----
   const annotator::Session& session() const { return session_; }
-  const std::vector<annotator::FrameEntry>& entries() const { return entries_; }
+  const std::vector<annotator::FrameEntry>& entries() const { return session_.entries(); }
   int current() const { return current_; }
   annotator::LabelDocument* doc() const { return doc_.get(); }
   MaskEditor& editor() { return editor_; }
@@ -53,6 +53,7 @@ class LabelWorkspace : public Workspace {
   bool open_frame_id(const std::string& frame);  // immediately; false when not in my list
   void next(int step);
   void next_unfinished();  // the next frame after this one that is not done, wrapping
+  void reload_frames();    // re-reads my assignments; the open frame stays open if still mine
   void set_class(int cls);
   void set_cd(int cd);
   void undo();
@@ -71,14 +72,12 @@ class LabelWorkspace : public Workspace {
   void add_classes(CommandList& c);
   void add_view(CommandList& c);
   void open_index(int index);
-  void refresh_entry(const std::string& frame);
   void collect_saves();
 
   annotator::Session session_;
   StudioSettings& settings_;
   CommandList* commands_ = nullptr;
   annotator::OverlayPalette palette_;
-  std::vector<annotator::FrameEntry> entries_;
   int current_ = -1;
   std::optional<int> pending_open_;
   std::unique_ptr<annotator::LabelDocument> doc_;

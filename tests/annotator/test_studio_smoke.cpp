@@ -221,3 +221,40 @@ TEST_CASE("studio --bench: times frames, strokes and autosave without touching t
                    &out) != 0);
   CHECK(out.find("no frame open") != std::string::npos);
 }
+
+TEST_CASE("studio --make-bench-project: a project of any size for --bench, in every workspace") {
+  test::ScratchDir dir("studio-smoke-bench-project");
+  const fs::path proj = dir / "proj";
+  std::string out;
+  REQUIRE(test::run_command(
+              {test::built_binary("excap-studio"), proj.string(), "--make-bench-project", "30"},
+              &out) == 0);
+  const Project p = Project::open(proj);
+  CHECK(p.load_frames().size() == 30);
+  CHECK(p.load_assignments().size() == 30);
+  // Every 10th frame done by a and b, every 10th + 1 in progress for a.
+  const Session a = Session::open(proj, "a");
+  CHECK(a.progress().total == 30);
+  CHECK(a.progress().done == 3);
+  CHECK(a.progress().in_progress == 3);
+  CHECK(Session::open(proj, "b").progress().done == 3);
+  CHECK(read_frame(p.frame_path("v1_000029")).cols == 320);
+  // Refused on a folder in use.
+  CHECK(test::run_command(
+            {test::built_binary("excap-studio"), proj.string(), "--make-bench-project", "5"},
+            &out) != 0);
+  CHECK(out.find("not empty") != std::string::npos);
+
+  if (!have_xvfb()) return;
+  REQUIRE(run_studio({proj.string(), "--user", "a", "--bench", "--bench-frames", "10", "--settings",
+                      (dir / "s.json").string()},
+                     &out) == 0);
+  CHECK(out.find("UI-thread CPU: mean") != std::string::npos);
+  // The expert's queue holds the frames both annotators finished.
+  REQUIRE(run_studio({proj.string(), "--user", "expert", "--workspace", "adjudicate", "--bench",
+                      "--bench-frames", "10", "--settings", (dir / "s.json").string()},
+                     &out) == 0);
+  CHECK(out.find("workspace adjudicate") != std::string::npos);
+  CHECK(out.find("frame time, idle       (10 frames)") != std::string::npos);
+  CHECK(out.find("mask update") == std::string::npos);  // strokes: Label only
+}
