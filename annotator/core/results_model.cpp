@@ -352,7 +352,12 @@ TriageSeries read_triage(const fs::path& folder, const fs::path& project_root) {
     t.fps = video.value("fps", 0.0);
     read_frames_csv(folder / "frames.csv", t);
     sheet_frames(t);
-    if (fs::exists(folder / "contact_sheet.png")) t.contact_sheet = folder / "contact_sheet.png";
+    if (fs::exists(folder / "contact_sheet.png")) {
+      t.contact_sheet = folder / "contact_sheet.png";
+      const cv::Mat sheet = read_frame(t.contact_sheet);
+      t.sheet_size = sheet.size();
+      t.sheet_rgba = to_thumb(sheet, 1600);
+    }
     t.video_id = video_of(Project::open(project_root), t.video);
   } catch (const std::exception& ex) {
     t.problems.push_back(ex.what());

@@ -89,6 +89,8 @@ struct TriageSeries {
   std::vector<long long> sheet;             // frames of contact_sheet.png, tile order
   int sheet_columns = 0;                    // the sheet's grid (see sheet_tile_at)
   fs::path contact_sheet;                   // "" when absent
+  cv::Size sheet_size;                      // of contact_sheet.png
+  cv::Mat sheet_rgba;                       // the sheet, at most 1600 px on its long side
   std::vector<std::string> problems;
 };
 
