@@ -1,5 +1,5 @@
 // excap-studio DIR --user NAME [--workspace clips|label|adjudicate|results]
-//              [--frame ID] [--screenshot out.png [--browse N]] [--bench]
+//              [--frame ID|RUN] [--screenshot out.png [--browse N]] [--bench]
 // The GLFW/GL main loop over the studio's workspaces; argument parsing only.
 #include <imgui.h>
 #include <CLI/CLI.hpp>

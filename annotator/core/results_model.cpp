@@ -367,18 +367,21 @@ TriageSeries read_triage(const fs::path& folder, const fs::path& project_root) {
 
 namespace {
 
-// True when the summary (single video or merged) names a run of this project.
+// True when the summary (single video or merged) was made with weights from
+// this project's runs/ (`weights`: a path, or the distinct paths when merged).
 bool names_project_run(const fs::path& folder, const fs::path& root) {
   try {
     const json s = read_json_file(folder / "summary.json");
-    std::vector<std::string> runs;
-    if (s.contains("run") && s["run"].is_string()) runs.push_back(s["run"]);
-    for (const auto& r : s.value("runs", json::array()))
-      if (r.is_string()) runs.push_back(r);
+    std::vector<std::string> weights;
+    const json w = s.value("weights", json());
+    if (w.is_string()) weights.push_back(w);
+    if (w.is_array())
+      for (const auto& x : w)
+        if (x.is_string()) weights.push_back(x);
     std::error_code ec;
     const std::string mine = fs::weakly_canonical(root / "runs", ec).string() + "/";
-    for (const auto& r : runs)
-      if (fs::weakly_canonical(r, ec).string().rfind(mine, 0) == 0) return true;
+    for (const auto& x : weights)
+      if (fs::weakly_canonical(x, ec).string().rfind(mine, 0) == 0) return true;
   } catch (const std::exception&) {
     return false;
   }
@@ -458,12 +461,11 @@ void ResultsLoader::start() {
                        [root = root_, o = options_] { return load_results(root, o); });
 }
 
-bool ResultsLoader::busy() const {
-  return future_.valid() && future_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-}
+bool ResultsLoader::busy() const { return future_.valid(); }
 
 std::optional<ResultsSnapshot> ResultsLoader::take() {
-  if (!future_.valid() || busy()) return std::nullopt;
+  if (!future_.valid() || future_.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+    return std::nullopt;
   return future_.get();  // rethrows what the load threw (an unopenable project)
 }
 

@@ -118,7 +118,7 @@ struct ResultsOptions {
 ResultsSnapshot load_results(const fs::path& project_root, const ResultsOptions& options = {});
 
 // Triage folders of the project: DIR/triage and, as `excap demo` lays it out,
-// DIR/../triage when its summary names a run of this project; each either one
+// DIR/../triage when its summary names weights of this project's runs; each either one
 // video (summary.json) or many (videos/<name>/summary.json).
 std::vector<fs::path> triage_folders(const fs::path& project_root);
 TriageSeries read_triage(const fs::path& folder, const fs::path& project_root);
@@ -132,7 +132,7 @@ class ResultsLoader {
  public:
   explicit ResultsLoader(fs::path project_root, ResultsOptions options = {});
   void start();       // a new load; ignored while one is running
-  bool busy() const;  // a load is running
+  bool busy() const;  // a load is running or its snapshot not taken yet
   // The finished snapshot, once per load; nothing while running.
   std::optional<ResultsSnapshot> take();
   const fs::path& root() const { return root_; }

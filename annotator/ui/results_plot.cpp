@@ -97,11 +97,11 @@ void draw_readout(ImDrawList* dl, const Frame& f, const std::vector<PlotSeries>&
   if (!tip.empty()) ImGui::SetTooltip("%s", tip.c_str());
 }
 
-Frame plot_frame(const std::vector<PlotSeries>& series, ImVec2 origin, ImVec2 size,
-                 bool unit_range) {
+Frame plot_frame(const std::vector<PlotSeries>& series, ImVec2 origin, ImVec2 size, bool unit_range,
+                 float top) {
   const float fs = ImGui::GetFontSize();
   Frame f;
-  f.min = ImVec2(origin.x + fs * 3.5f, origin.y + fs * 1.4f);
+  f.min = ImVec2(origin.x + fs * 3.5f, origin.y + top + fs * 0.4f);
   f.max = ImVec2(origin.x + size.x - fs * 0.5f, origin.y + size.y - fs * 1.4f);
   for (const auto& s : series)
     for (const auto& p : *s.points) f.x.add(static_cast<double>(p.iter)), f.y.add(p.value);
@@ -111,12 +111,31 @@ Frame plot_frame(const std::vector<PlotSeries>& series, ImVec2 origin, ImVec2 si
   return f;
 }
 
+// The title, then a swatch and name per series, wrapped to the width; returns
+// the height used.
+float draw_legend(ImDrawList* dl, const char* title, const std::vector<PlotSeries>& series,
+                  ImVec2 origin, float width) {
+  const float fs = ImGui::GetFontSize(), line = fs * 1.2f;
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  dl->AddText(origin, text, title);
+  float x = origin.x + ImGui::CalcTextSize(title).x + fs, y = origin.y;
+  for (const auto& s : series) {
+    const float w = fs + ImGui::CalcTextSize(s.name.c_str()).x + fs * 0.6f;
+    if (x + w > origin.x + width && x > origin.x) x = origin.x + fs, y += line;
+    dl->AddRectFilled(ImVec2(x, y + fs * 0.25f), ImVec2(x + fs * 0.7f, y + fs * 0.95f), s.colour);
+    dl->AddText(ImVec2(x + fs * 0.9f, y), text, s.name.c_str());
+    x += w;
+  }
+  return y - origin.y + line;
+}
+
 }  // namespace
 
 ImU32 series_colour(int i) {
-  static const ImU32 colours[] = {IM_COL32(90, 170, 255, 255),  IM_COL32(255, 150, 60, 255),
-                                  IM_COL32(110, 210, 110, 255), IM_COL32(230, 90, 110, 255),
-                                  IM_COL32(190, 140, 250, 255), IM_COL32(230, 210, 90, 255)};
+  static const ImU32 colours[] = {
+      IM_COL32(90, 170, 255, 255), IM_COL32(255, 150, 60, 255),  IM_COL32(110, 210, 110, 255),
+      IM_COL32(230, 90, 110, 255), IM_COL32(190, 140, 250, 255), IM_COL32(230, 210, 90, 255),
+      IM_COL32(80, 210, 210, 255), IM_COL32(240, 140, 210, 255), IM_COL32(200, 200, 200, 255)};
   return colours[static_cast<std::size_t>(i) % (sizeof colours / sizeof colours[0])];
 }
 
@@ -132,8 +151,8 @@ void draw_line_plot(const char* id, const char* title, const std::vector<PlotSer
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   ImGui::InvisibleButton(id, size);
-  dl->AddText(origin, ImGui::GetColorU32(ImGuiCol_Text), title);
-  Frame f = plot_frame(series, origin, size, unit_range);
+  const float top = draw_legend(dl, title, series, origin, size.x);
+  Frame f = plot_frame(series, origin, size, unit_range, top);
   if (f.x.empty() || f.y.empty()) {
     dl->AddText(ImVec2(origin.x, origin.y + ImGui::GetFontSize() * 1.5f),
                 ImGui::GetColorU32(ImGuiCol_TextDisabled), "no points in metrics.jsonl");
@@ -148,12 +167,6 @@ void draw_line_plot(const char* id, const char* title, const std::vector<PlotSer
     dl->AddPolyline(pts.data(), static_cast<int>(pts.size()), s.colour, 0, 1.5f);
   }
   dl->PopClipRect();
-  float lx = origin.x + ImGui::CalcTextSize(title).x + ImGui::GetFontSize();
-  for (const auto& s : series) {  // legend beside the title
-    dl->AddRectFilled(ImVec2(lx, origin.y + 4), ImVec2(lx + 10, origin.y + 14), s.colour);
-    dl->AddText(ImVec2(lx + 14, origin.y), ImGui::GetColorU32(ImGuiCol_Text), s.name.c_str());
-    lx += 24 + ImGui::CalcTextSize(s.name.c_str()).x;
-  }
   if (ImGui::IsItemHovered()) draw_readout(dl, f, series);
 }
 
@@ -199,7 +212,7 @@ void draw_class_bars(const std::vector<std::pair<std::string, double>>& values,
                      const std::vector<ImU32>& colours, float width) {
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 o = ImGui::GetCursorScreenPos();
-  const float fs = ImGui::GetFontSize(), row = fs * 1.25f, label_w = fs * 7.f;
+  const float fs = ImGui::GetFontSize(), row = fs * 1.25f, label_w = fs * 9.f;
   const float bar_w = std::max(fs * 4.f, width - label_w - fs * 3.5f);
   for (std::size_t i = 0; i < values.size(); ++i) {
     const float y = o.y + static_cast<float>(i) * row;

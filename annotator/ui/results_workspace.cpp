@@ -62,6 +62,7 @@ void ResultsWorkspace::install(ResultsSnapshot snapshot) {
       snapshot_ && run_ >= 0 ? snapshot_->runs[static_cast<std::size_t>(run_)].name : "";
   load_error_.clear();
   snapshot_ = std::move(snapshot);
+  drawn_since_install_ = 0;
   textures_.clear();
   traced_.clear();
   const auto& runs = snapshot_->runs;
@@ -71,6 +72,11 @@ void ResultsWorkspace::install(ResultsSnapshot snapshot) {
   if (run_ >= 0 && eval_ >= static_cast<int>(runs[static_cast<std::size_t>(run_)].evals.size()))
     eval_ = 0;
   if (triage_ >= static_cast<int>(snapshot_->triage.size())) triage_ = -1;
+  for (int i = 0; i < static_cast<int>(runs.size()); ++i)
+    if (runs[static_cast<std::size_t>(i)].name == pending_name_) select_run(i);
+  for (int i = 0; i < static_cast<int>(snapshot_->triage.size()); ++i)
+    if (snapshot_->triage[static_cast<std::size_t>(i)].name == pending_name_) select_triage(i);
+  pending_name_.clear();
   auto upload = [this](const std::string& key, const cv::Mat& rgba) {
     if (rgba.empty()) return;
     auto tex = std::make_unique<GlTexture>();
@@ -126,6 +132,7 @@ void ResultsWorkspace::draw(ImVec2 pos, ImVec2 size) {
   const float left = std::min(ImGui::GetFontSize() * 16.f, size.x * 0.22f);
   list_panel_->draw(pos, ImVec2(left, size.y));
   view_panel_->draw(ImVec2(pos.x + left, pos.y), ImVec2(size.x - left, size.y));
+  ++drawn_since_install_;
 }
 
 std::string ResultsWorkspace::status_line() const {

@@ -41,7 +41,14 @@ class ResultsWorkspace : public Workspace {
   std::string status_line() const override;
 
   bool loading() const { return loader_.busy(); }
+  // Read, shown, and drawn once more (a tab asked for is open): for screenshots.
+  bool settled() const { return snapshot_ && !loading() && drawn_since_install_ >= 2; }
   void refresh();
+  // Selects the run or triaged video of that name once loaded (--frame NAME).
+  bool select_named(std::string name) {
+    pending_name_ = std::move(name);
+    return true;  // whether it exists is known once read
+  }
   // The click of this frame that leads elsewhere, taken once by the studio.
   std::optional<ResultsJump> take_jump();
   // Test hook: where clickable things are on screen, one line per new place.
@@ -74,6 +81,8 @@ class ResultsWorkspace : public Workspace {
   int run_ = -1, eval_ = 0, triage_ = -1;
   bool show_triage_ = false, show_run_ = false;
   double since_check_ = 0;
+  int drawn_since_install_ = 0;
+  std::string pending_name_;
   std::optional<ResultsJump> jump_;
   std::function<void(const std::string&)> trace_;
   std::set<std::string> traced_;

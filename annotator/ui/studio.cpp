@@ -38,6 +38,8 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
       found = adjudicate_->open_frame_id(options.frame);
     else if (active_ == "clips")
       found = clips_->seek_text(options.frame);
+    else if (active_ == "results")
+      found = results_->select_named(options.frame);
     else
       found = label_->open_frame_id(options.frame);
     if (!found) message_ = "Frame " + options.frame + " is not in your list";
@@ -56,7 +58,7 @@ Workspace* Studio::workspace() const {
 
 bool Studio::idle() const {
   if (active_ == "clips") return clips_->idle();
-  if (active_ == "results") return !results_->loading();
+  if (active_ == "results") return results_->settled();
   return true;
 }
 

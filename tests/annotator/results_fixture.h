@@ -72,9 +72,9 @@ inline Project make_results_project(const fs::path& dir, int frames = 4,
 }
 
 // Triage outputs of one video in `out` (frames.csv and summary.json), every
-// third frame kept; the video path is `video`.
-inline void write_triage_files(const fs::path& out, const fs::path& video, const std::string& run,
-                               int rows = 30) {
+// third frame kept, made with `weights` (runs/<run>/checkpoints/<folder>/...).
+inline void write_triage_files(const fs::path& out, const fs::path& video,
+                               const std::string& weights, int rows = 30) {
   ensure_dir(out);
   std::string csv =
       "frame,time_s,cd_pred,p_clear,p_blur,p_invisible,share_clear_tissue,"
@@ -86,10 +86,12 @@ inline void write_triage_files(const fs::path& out, const fs::path& video, const
            (i % 3 == 0 ? "1,kept," : "0,not_clear,") + "\n";
   }
   atomic_write(out / "frames.csv", csv);
-  const nlohmann::json summary = {{"format", "excap-triage-summary"},
-                                  {"version", 1},
-                                  {"video", {{"path", video.string()}, {"fps", 10.0}}},
-                                  {"run", run}};
+  const nlohmann::json summary = {
+      {"format", "excap-triage-summary"},
+      {"version", 1},
+      {"video", {{"path", video.string()}, {"fps", 10.0}}},
+      {"run", fs::path(weights).parent_path().parent_path().parent_path().filename().string()},
+      {"weights", weights}};
   atomic_write(out / "summary.json", summary.dump(2));
 }
 

@@ -141,7 +141,9 @@ TEST_CASE("studio Results: clicking the triage strip opens that moment in Clips"
     for (int i = 0; i < 60; ++i) w.write(test::capsule_frame(96, i));
   }
   const Video v = import_video(p, video, "Test Patient", "expert");
-  test::write_triage_files(dir / "p" / "triage", video, p.run_dir("tiny").string());
+  test::write_triage_files(
+      dir / "p" / "triage", video,
+      (p.run_dir("tiny") / "checkpoints" / "iter_000040" / "weights.safetensors").string());
   std::string out;
   // The video's entry in the list selects the Triage tab, then the strip's middle.
   REQUIRE(run_scenario(dir, studio_args(dir, "expert"),
@@ -177,4 +179,21 @@ TEST_CASE("studio Results: refused for an annotator, drawn for the expert") {
   const cv::Mat shot = cv::imread((dir / "e.png").string());
   REQUIRE(!shot.empty());
   CHECK(shot.cols == 1280);
+}
+
+TEST_CASE("studio Results: --frame NAME opens a triaged video's tab once read") {
+  if (!excap::program_available("xvfb-run")) return;
+  test::ScratchDir dir("results-gui-named");
+  Project p = test::make_results_project(dir / "p");
+  test::write_triage_files(
+      dir / "p" / "triage", dir / "v.avi",
+      (p.run_dir("tiny") / "checkpoints" / "iter_000040" / "weights.safetensors").string());
+  std::string out;
+  auto args = studio_args(dir, "expert");
+  args.insert(args.begin(), {"xvfb-run", "-a", "-s", "-screen 0 1280x800x24",
+                             test::built_binary("excap-studio")});
+  args.insert(args.end(), {"--frame", "triage", "--screenshot", (dir / "t.png").string()});
+  REQUIRE(test::run_command(args, &out) == 0);
+  const auto lines = trace_lines(dir / "trace.txt");
+  CHECK(has_line(lines, "target strip triage "));  // drawn only on the Triage tab
 }

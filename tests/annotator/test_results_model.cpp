@@ -96,8 +96,10 @@ TEST_CASE("results model: a run with broken files is listed with its problems") 
 TEST_CASE("results model: triage series, kept frames, contact sheet tiles and the video") {
   test::ScratchDir dir("results-triage");
   Project p = test::make_results_project(dir / "p");
-  test::write_triage_files(dir / "p" / "triage", dir / "capsule.avi",
-                           (dir / "p" / "runs" / "tiny").string());
+  test::write_triage_files(
+      dir / "p" / "triage", dir / "capsule.avi",
+      (dir / "p" / "runs" / "tiny" / "checkpoints" / "iter_000040" / "weights.safetensors")
+          .string());
   const auto folders = triage_folders(dir / "p");
   REQUIRE(folders.size() == 1);
   const TriageSeries t = read_triage(folders[0], dir / "p");
@@ -121,10 +123,13 @@ TEST_CASE("results model: triage series, kept frames, contact sheet tiles and th
 
   // The demo's layout: triage beside the project, for one of its runs.
   fs::remove_all(dir / "p" / "triage");
-  test::write_triage_files(dir / "triage", dir / "capsule.avi",
-                           (dir / "p" / "runs" / "tiny").string());
+  test::write_triage_files(
+      dir / "triage", dir / "capsule.avi",
+      (dir / "p" / "runs" / "tiny" / "checkpoints" / "iter_000040" / "weights.safetensors")
+          .string());
   CHECK(triage_folders(dir / "p").size() == 1);
-  test::write_triage_files(dir / "triage", dir / "capsule.avi", "/elsewhere/runs/x");
+  test::write_triage_files(dir / "triage", dir / "capsule.avi",
+                           "/elsewhere/runs/x/checkpoints/iter_000001/weights.safetensors");
   CHECK(triage_folders(dir / "p").empty());
 }
 
@@ -143,8 +148,10 @@ TEST_CASE("results model: the loader reads on a worker thread and hands the snap
   ResultsLoader loader(dir / "p");
   CHECK_FALSE(loader.take().has_value());
   loader.start();
+  CHECK(loader.busy());  // until the snapshot is taken, done or not
   std::optional<ResultsSnapshot> s;
   while (!(s = loader.take())) std::this_thread::yield();
   CHECK(s->runs.size() == 1);
   CHECK_FALSE(loader.take().has_value());
+  CHECK_FALSE(loader.busy());
 }
