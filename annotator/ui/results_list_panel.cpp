@@ -39,6 +39,7 @@ void ResultsListPanel::draw_content() {
     const auto& r = s->runs[static_cast<std::size_t>(i)];
     const std::string label = r.name + (r.evals.empty() ? "" : "  [eval]");
     if (ImGui::Selectable(label.c_str(), i == ws_.selected_run())) ws_.select_run(i);
+    ws_.trace_target("run " + r.name, ImGui::GetItemRectMin(), ImGui::GetItemRectMax());
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("%s %s, %lld iterations\n%s", r.arch.c_str(), r.backbone.c_str(), r.iters,
                         r.dir.string().c_str());

@@ -31,7 +31,8 @@ bool have_gui_tools() {
 }
 
 // Starts the studio in the background, then for each step "TARGET=EXPECT"
-// (steps joined by ';'): waits for the trace line of the target, clicks its
+// (steps joined by ';'; a TARGET "!command" runs the command instead of a
+// click): waits for the trace line of the target, clicks its
 // centre (press, pause, release: one ImGui frame sees each) and waits for a
 // trace line starting with EXPECT. Then quits with Ctrl+Q, held long enough
 // for a frame to see it (killed if it does not quit). Waits are bounded polls, not timed
@@ -57,9 +58,13 @@ click() {
 IFS=';' read -ra list <<< "$steps"
 for step in "${list[@]}"; do
   target="${step%%=*}"; expect="${step#*=}"
-  wait_for "^target $target " || { echo "no target $target"; cat "$trace"; kill $pid; exit 3; }
-  sleep 0.5
-  click "$target"
+  if [ "${target#!}" != "$target" ]; then
+    eval "${target#!}"
+  else
+    wait_for "^target $target " || { echo "no target $target"; cat "$trace"; kill $pid; exit 3; }
+    sleep 0.5
+    click "$target"
+  fi
   wait_for "^$expect" || { echo "no line $expect"; cat "$trace"; kill $pid; exit 4; }
 done
 wid=$(xdotool search --name "ExCap Studio" | head -1)
@@ -151,6 +156,21 @@ TEST_CASE("studio Results: clicking the triage strip opens that moment in Clips"
   const auto lines = trace_lines(dir / "trace.txt");
   CHECK(has_line(lines, "seek clips " + v.id + " "));
   CHECK(has_line(lines, "workspace clips"));
+}
+
+TEST_CASE("studio Results: a run added on disk appears without a click") {
+  if (!have_gui_tools()) return;
+  test::ScratchDir dir("results-gui-reload");
+  test::make_results_project(dir / "p");
+  const fs::path runs = dir / "p" / "runs";
+  std::string out;
+  // The first run listed, then another run copied in while the studio runs.
+  REQUIRE(run_scenario(dir, studio_args(dir, "expert"),
+                       "!sleep 0=target run tiny ;!cp -r '" + (runs / "tiny").string() + "' '" +
+                           (runs / "tiny2").string() + "'=target run tiny2 ",
+                       &out) == 0);
+  const auto lines = trace_lines(dir / "trace.txt");
+  CHECK(has_line(lines, "target run tiny2 "));
 }
 
 TEST_CASE("studio Results: refused for an annotator, drawn for the expert") {
