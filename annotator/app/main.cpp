@@ -1,5 +1,5 @@
-// excap-studio DIR --user NAME [--workspace clips|label|adjudicate]
-//              [--frame ID] [--screenshot out.png [--browse N]] [--bench]
+// excap-studio DIR --user NAME [--workspace clips|label|adjudicate|results]
+//              [--frame ID|RUN] [--screenshot out.png [--browse N]] [--bench]
 //              | excap-studio DIR --make-bench-project N
 // The GLFW/GL main loop over the studio's workspaces; argument parsing only.
 #include <imgui.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -29,7 +30,7 @@ namespace {
 
 struct AppOptions {
   StudioOptions studio;
-  std::string screenshot, settings_path, size_text = "1280x800";
+  std::string screenshot, settings_path, trace_path, size_text = "1280x800";
   int width = 1280, height = 800;
   int shot_frames = 8, bench_frames = 200, browse = 0, make_bench = 0;
   bool bench = false, version = false;
@@ -57,8 +58,8 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
   app.add_option("DIR", project, "Project folder");
   app.add_option("--user", o.studio.user, "Your user id (from project.json)")
       ->check(CLI::Validator([](std::string& s) { return safe_id_problem(s); }, "NAME"));
-  app.add_option("--workspace", o.studio.workspace, "clips | label | adjudicate")
-      ->check(CLI::IsMember({"clips", "label", "adjudicate"}));
+  app.add_option("--workspace", o.studio.workspace, "clips | label | adjudicate | results")
+      ->check(CLI::IsMember({"clips", "label", "adjudicate", "results"}));
   app.add_option("--frame", o.studio.frame, "Open this frame first");
   app.add_option("--screenshot", o.screenshot, "Render a few frames, save the window as PNG, exit");
   app.add_option("--screenshot-frames", o.shot_frames, "Frames to render before the screenshot")
@@ -81,6 +82,9 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
   app.add_option("--scale", o.scale, "UI scale (default: the monitor's)")
       ->check(CLI::Range(0.5f, 4.f));
   app.add_option("--size", o.size_text, "Window size WxH");
+  app.add_option("--trace", o.trace_path,
+                 "Append workspace switches, opened frames and the places of clickable "
+                 "Results items to this file (for scripted GUI tests)");
   app.add_flag("--version", o.version, "Print the version");
   CLI11_PARSE(app, argc, argv);
   if (o.version) {
@@ -188,6 +192,12 @@ int run_studio(AppOptions& o) {
   StudioSettings settings = load_settings(o);
   StudioWindow win(window_options(o, settings));
   Studio studio(o.studio, settings);
+  std::ofstream trace;
+  if (!o.trace_path.empty()) {
+    trace.open(o.trace_path, std::ios::app);
+    if (!trace) throw Error(o.trace_path, "cannot be opened for --trace");
+    studio.set_trace([&trace](const std::string& line) { trace << line << std::endl; });
+  }
   if (o.bench) return run_bench(win, studio, o.bench_frames, o.studio.project);
   run_loop(win, studio, o);
   studio.shutdown();

@@ -6,6 +6,7 @@
 #include "annotator/ui/adjudicate_workspace.h"
 #include "annotator/ui/clips_workspace.h"
 #include "annotator/ui/label_workspace.h"
+#include "annotator/ui/results_workspace.h"
 #include "common/error.h"
 
 namespace excap::studio {
@@ -17,15 +18,18 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
   may_choose_clips_ = may_choose_clips(session.role());
   label_ = std::make_unique<LabelWorkspace>(std::move(session), settings_);
   active_ = "label";
-  if (options.workspace == "clips" || options.workspace == "adjudicate")
+  if (options.workspace == "clips" || options.workspace == "adjudicate" ||
+      options.workspace == "results")
     switch_to(options.workspace);
   else if (options.workspace != "label")
-    throw Error("--workspace " + options.workspace, "unknown workspace (clips, label, adjudicate)");
+    throw Error("--workspace " + options.workspace,
+                "unknown workspace (clips, label, adjudicate, results)");
   if (pending_workspace_) {
     active_ = *pending_workspace_;
     pending_workspace_.reset();
   }
   if (active_ == "clips") open_clips();
+  if (active_ == "results") open_results();
   if (active_ == "adjudicate")
     adjudicate_ = std::make_unique<AdjudicateWorkspace>(options.project, options.user, settings_);
   if (!options.frame.empty()) {
@@ -34,6 +38,8 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
       found = adjudicate_->open_frame_id(options.frame);
     else if (active_ == "clips")
       found = clips_->seek_text(options.frame);
+    else if (active_ == "results")
+      found = results_->select_named(options.frame);
     else
       found = label_->open_frame_id(options.frame);
     if (!found) message_ = "Frame " + options.frame + " is not in your list";
@@ -46,17 +52,20 @@ Studio::~Studio() = default;
 Workspace* Studio::workspace() const {
   if (active_ == "clips") return clips_.get();
   if (active_ == "adjudicate") return adjudicate_.get();
+  if (active_ == "results") return results_.get();
   return label_.get();
 }
 
 bool Studio::idle() const {
   if (active_ == "clips") return clips_->idle();
+  if (active_ == "results") return results_->settled();
   return true;
 }
 
 bool Studio::animating() const {
   if (clips_ && (clips_->playing() || !clips_->idle() || clips_->job().progress().running))
     return true;
+  if (results_ && results_->loading()) return true;
   return pending_workspace_.has_value();
 }
 
@@ -79,6 +88,69 @@ void Studio::open_clips() {
                                        "choose clips (the workspace shows the raw video)");
   if (!clips_)
     clips_ = std::make_unique<ClipsWorkspace>(options_.project, options_.user, settings_);
+}
+
+// Results show final labels and model outputs: the roles that may open Clips.
+void Studio::open_results() {
+  if (!may_choose_clips_)
+    throw Error("Results workspace", "user '" + options_.user +
+                                         "' is an annotator: results show the final labels, "
+                                         "which annotators do not see while they label");
+  if (!results_) {
+    results_ = std::make_unique<ResultsWorkspace>(options_.project, settings_);
+    results_->set_trace(trace_);
+  }
+}
+
+void Studio::set_trace(std::function<void(const std::string&)> trace) {
+  trace_ = std::move(trace);
+  if (results_) results_->set_trace(trace_);
+  this->trace("workspace " + active_);
+}
+
+// A worst frame opens in Adjudicate when it is in the expert's queue, else in
+// Label when it is in the user's list; a triage moment opens in Clips.
+void Studio::apply_results_jump(const ResultsJump& jump) {
+  try {
+    if (!jump.frame.empty()) return open_frame_from_results(jump.frame);
+    if (jump.video_id.empty()) {
+      message_ = "The triaged video is not one of this project's videos";
+      return;
+    }
+    open_clips();
+    const auto& videos = clips_->videos();
+    for (int i = 0; i < static_cast<int>(videos.size()); ++i)
+      if (videos[static_cast<std::size_t>(i)].id == jump.video_id) {
+        clips_->select_video(i);
+        clips_->apply_queued();
+        clips_->seek(jump.video_frame);
+        switch_to("clips");
+        trace("seek clips " + jump.video_id + " " + std::to_string(jump.video_frame));
+        return;
+      }
+    message_ = "Video " + jump.video_id + " is not in videos.json";
+  } catch (const std::exception& e) {
+    message_ = e.what();
+  }
+}
+
+void Studio::open_frame_from_results(const std::string& frame) {
+  if (is_expert_) {
+    if (!adjudicate_)
+      adjudicate_ =
+          std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
+    if (adjudicate_->open_frame_id(frame)) {
+      switch_to("adjudicate");
+      trace("open adjudicate " + frame);
+      return;
+    }
+  }
+  if (label_->open_frame_id(frame)) {
+    switch_to("label");
+    trace("open label " + frame);
+    return;
+  }
+  message_ = "Frame " + frame + " is neither in your list nor in your adjudication queue";
 }
 
 void Studio::rebuild_commands() {
@@ -104,6 +176,15 @@ void Studio::rebuild_commands() {
                  "Stage III: settle disagreements (expert role only)",
                  [this] { switch_to("adjudicate"); }, [this] { return is_expert_; },
                  [this] { return active_ == "adjudicate"; }});
+  if (may_choose_clips_)
+    commands_.add({"workspace.results",
+                   "Workspace",
+                   "Results",
+                   parse_shortcut("F4"),
+                   "Training curves, evaluations, the comparison of runs and triage results",
+                   [this] { switch_to("results"); },
+                   {},
+                   [this] { return active_ == "results"; }});
   commands_.add({"app.quit",
                  "File",
                  "Quit",
@@ -140,6 +221,8 @@ void Studio::frame(double dt) {
 
   // Structural changes after the frame.
   workspace()->apply_queued();
+  if (results_ && active_ == "results")
+    if (auto jump = results_->take_jump()) apply_results_jump(*jump);
   if (pending_workspace_) apply_workspace_switch();
 }
 
@@ -208,12 +291,14 @@ void Studio::apply_workspace_switch() {
   pending_workspace_.reset();
   try {
     if (next == "clips") open_clips();
+    if (next == "results") open_results();
     if (next == "adjudicate" && !adjudicate_)
       adjudicate_ =
           std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
     if (next != active_) workspace()->shutdown();
     active_ = next;
     message_.clear();
+    trace("workspace " + active_);
   } catch (const std::exception& e) {
     message_ = e.what();
   }

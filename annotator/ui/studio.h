@@ -2,6 +2,7 @@
 // Adjudicate) and the one command list that drives menus, shortcuts and
 // tooltips. Knows nothing about GLFW windows; app/ owns the window.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,11 +16,13 @@ namespace excap::studio {
 class LabelWorkspace;
 class ClipsWorkspace;
 class AdjudicateWorkspace;
+class ResultsWorkspace;
+struct ResultsJump;
 
 struct StudioOptions {
   fs::path project;
   std::string user;
-  std::string workspace = "label";  // clips | label | adjudicate
+  std::string workspace = "label";  // clips | label | adjudicate | results
   std::string frame;                // open this frame first
 };
 
@@ -37,6 +40,10 @@ class Studio {
   LabelWorkspace* label() const { return label_.get(); }
   ClipsWorkspace* clips() const { return clips_.get(); }
   AdjudicateWorkspace* adjudicate() const { return adjudicate_.get(); }
+  ResultsWorkspace* results() const { return results_.get(); }
+  // Test hook (--trace): one line per workspace switch, opened frame or seek,
+  // and the places of the Results workspace's clickable items.
+  void set_trace(std::function<void(const std::string&)> trace);
   const std::string& active() const { return active_; }
   // Opens the next frame of the active workspace's list (wrapping), as the
   // "Next frame" key does; for scripted runs (--browse).
@@ -54,6 +61,12 @@ class Studio {
   void apply_workspace_switch();
   void switch_to(const std::string& name);  // applied after the frame
   void open_clips();                        // throws Error for a role that may not
+  void open_results();                      // the same roles as Clips
+  void apply_results_jump(const ResultsJump& jump);
+  void open_frame_from_results(const std::string& frame);
+  void trace(const std::string& line) const {
+    if (trace_) trace_(line);
+  }
   void rebuild_commands();
   Workspace* workspace() const;
 
@@ -63,6 +76,8 @@ class Studio {
   std::unique_ptr<LabelWorkspace> label_;
   std::unique_ptr<ClipsWorkspace> clips_;
   std::unique_ptr<AdjudicateWorkspace> adjudicate_;
+  std::unique_ptr<ResultsWorkspace> results_;
+  std::function<void(const std::string&)> trace_;
   std::string active_;
   std::optional<std::string> pending_workspace_;
   std::string message_;
