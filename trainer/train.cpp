@@ -19,6 +19,7 @@
 #include "trainer/checkpoint.h"
 #include "trainer/data.h"
 #include "trainer/evaluate.h"
+#include "trainer/speed.h"
 
 namespace excap::trainer {
 
@@ -92,6 +93,7 @@ struct Run {
   fs::path dir;
   torch::Device device{torch::kCPU};
   bool channels_last = false;
+  SpeedPolicy speed;
   SubsetTensors train_data;
   std::optional<SubsetTensors> val_data;
   model::MultiTaskNet net;
@@ -138,6 +140,7 @@ void build_network(Run& r, bool resume) {
   r.loss_cfg.ignore_index = r.train_data.info.ignore_index;
   if (r.cfg.weighting == model::TaskWeighting::Learned) r.uncertainty = model::TaskUncertainty();
   place_model(*r.net, r.device);
+  apply_memory_format(*r.net, r.speed);
   if (r.uncertainty) r.uncertainty->to(r.device);
   r.params = r.net->parameters();
   if (r.uncertainty)
@@ -152,11 +155,10 @@ void prepare(Run& r, const fs::path& root, bool resume, TrainOutcome& outcome) {
   outcome.threads = configure_threads(r.cfg.threads);
   r.device = resolve_device(r.cfg.device);
   outcome.device = r.device.str();
-  if (r.amp() && !r.device.is_cuda())
-    throw Error("--amp " + to_string(r.cfg.amp),
-                "mixed precision is only used on CUDA; use --amp off on CPU");
+  r.speed = choose_speed(r.device, r.cfg.amp, r.cfg.cpu_fast, host_cpu_features());
+  apply_speed(r.speed);
   if (r.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input size
-  r.channels_last = r.device.is_cuda();
+  r.channels_last = r.speed.channels_last;
   const TrainConfig& c = r.cfg;
   r.train_data = load_subset(packed_path(root, c.split, c.size, c.train_subset));
   // A batch beyond the subset would repeat frames within one step and take
@@ -194,6 +196,7 @@ void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
                              {"train_frames", r.train_data.count()},
                              {"val_frames", r.val_data ? r.val_data->count() : 0},
                              {"parameters", model::count_parameters(*r.net)}};
+  config_json["speed"] = r.speed;
   write_json_atomic(r.dir / "config.json", config_json);
   append_jsonl(r.dir, {{"event", resume ? "resume" : "start"},
                        {"iter", r.state.iter},
@@ -222,9 +225,10 @@ Batch next_batch(const Run& r, int it) {
 
 // Forward pass (under autocast with AMP) and the named losses.
 std::map<std::string, torch::Tensor> forward_losses(Run& r, const Batch& batch) {
-  AutocastScope autocast(r.amp(), r.fp16() ? at::kHalf : at::kBFloat16);
+  AutocastScope autocast(r.amp() && r.device.is_cuda(), r.fp16() ? at::kHalf : at::kBFloat16);
+  CpuAutocastScope cpu_autocast(r.speed.bf16_autocast);
   model::ModelOutput out = r.net->forward(batch.images);
-  if (r.amp()) {  // losses in fp32, as torch.cuda.amp recommends
+  if (r.amp() || r.speed.bf16_autocast) {  // losses in fp32, as torch.cuda.amp recommends
     for (torch::Tensor* t :
          {&out.cls_logits, &out.seg_logits, &out.cls_feat_before, &out.cls_feat_after})
       if (t->defined()) *t = t->to(torch::kFloat32);
