@@ -16,6 +16,8 @@
 #include "model/model.h"
 #include "model/weights.h"
 #include "trainer/evaluate.h"
+#include "trainer/speed.h"
+#include "trainer/train_config.h"
 
 namespace excap::trainer {
 
@@ -58,20 +60,30 @@ namespace {
 
 // Times o.iters SGD steps on one fixed random batch after o.warmup untimed ones.
 void time_training_steps(const BenchTrainOptions& o, model::MultiTaskNet& net,
-                         const torch::Device& device, BenchTrainResult& r) {
+                         const torch::Device& device, const SpeedPolicy& speed,
+                         BenchTrainResult& r) {
   place_model(*net, device);
+  apply_memory_format(*net, speed);
   torch::optim::SGD opt(net->parameters(),
                         torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(5e-4));
   auto gen_opts = torch::TensorOptions().device(device);
   auto x = torch::randn({o.batch, 3, o.size, o.size}, gen_opts);
-  if (device.is_cuda()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  if (speed.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   auto cd = torch::randint(0, o.model.num_cd, {o.batch}, gen_opts.dtype(torch::kInt64));
   auto mask = torch::randint(0, o.model.num_tissue, {o.batch, o.size, o.size},
                              gen_opts.dtype(torch::kInt64));
   model::LossConfig loss_cfg;
   net->train();
   auto step = [&] {
-    auto out = net->forward(x);
+    model::ModelOutput out;
+    {
+      CpuAutocastScope autocast(speed.bf16_autocast);
+      out = net->forward(x);
+    }
+    if (speed.bf16_autocast)  // losses in fp32, as the trainer computes them
+      for (torch::Tensor* t :
+           {&out.cls_logits, &out.seg_logits, &out.cls_feat_before, &out.cls_feat_after})
+        if (t->defined()) *t = t->to(torch::kFloat32);
     auto losses = model::compute_losses(out, cd, mask, loss_cfg);
     opt.zero_grad();
     losses.at("loss").backward();
@@ -115,6 +127,15 @@ void run_train_peer(const BenchTrainOptions& o, const fs::path& weights, BenchTr
                   "), weights loaded strictly from the C++ model";
 }
 
+// One line of what the policy chose: "channels-last on, bf16 off (why), oneDNN on".
+std::string speed_summary(const nlohmann::json& s) {
+  if (!s.is_object()) return "?";
+  auto on = [&](const char* k) { return s[k].value("on", false) ? "on" : "off"; };
+  return std::string("--cpu-fast ") + s.value("cpu_fast", "?") + ": channels-last " +
+         on("channels_last") + ", bf16 autocast " + on("bf16_autocast") + " (" +
+         s["bf16_autocast"].value("why", "") + "), oneDNN " + on("mkldnn");
+}
+
 }  // namespace
 
 BenchTrainResult bench_train(const BenchTrainOptions& o) {
@@ -122,7 +143,12 @@ BenchTrainResult bench_train(const BenchTrainOptions& o) {
   r.threads = configure_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
   r.device = device.str();
-  if (o.amp != "off") throw Error("bench train", "--amp is not benchmarked yet; use --amp off");
+  if (o.amp != "off" && device.is_cuda())
+    throw Error("bench train", "--amp on CUDA is not benchmarked yet; use --amp off");
+  const SpeedPolicy speed =
+      choose_speed(device, parse_amp_mode(o.amp, "--amp"), o.cpu_fast, host_cpu_features());
+  apply_speed(speed);
+  r.speed = speed;
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 
   torch::manual_seed(0);
@@ -135,7 +161,7 @@ BenchTrainResult bench_train(const BenchTrainOptions& o) {
       fs::temp_directory_path() / ("excap-bench-" + std::to_string(::getpid()) + ".safetensors");
   if (!o.python.empty()) model::save_weights(weights, *net, o.model);
 
-  time_training_steps(o, net, device, r);
+  time_training_steps(o, net, device, speed, r);
   r.peak_memory_mb = peak_rss_mb();
   if (o.conv_peak) r.conv_peak_gflops = measure_conv_peak(o.device);
 
@@ -167,7 +193,9 @@ nlohmann::json bench_json(const BenchTrainOptions& o, const BenchTrainResult& r)
                         {"gflops", r.achieved_gflops},
                         {"peak_memory_mb", r.peak_memory_mb}}},
                       {"conv_peak_gflops", r.conv_peak_gflops},
+                      {"speed", r.speed},
                       {"python_note", r.python_note}};
+  if (r.has_python) j["cpp_over_python"] = r.it_s / r.py_it_s;
   if (r.has_python)
     j["python"] = {{"it_s", r.py_it_s},
                    {"images_s", r.py_images_s},
@@ -196,7 +224,9 @@ std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) 
     std::snprintf(buf, sizeof buf, "Python   %7.3f   %8.2f   %7.1f   %7.2f   %7.0f\n", r.py_it_s,
                   r.py_images_s, r.py_step_ms, r.py_gflops, r.py_peak_rss_mb);
     s << buf;
-    std::snprintf(buf, sizeof buf, "C++ / Python speed: %.2fx\n", r.it_s / r.py_it_s);
+    std::snprintf(buf, sizeof buf,
+                  "C++ / Python speed: %.2fx (Python: eager, default memory format, fp32)\n",
+                  r.it_s / r.py_it_s);
     s << buf;
   }
   if (!r.python_note.empty()) s << "Python peer: " << r.python_note << "\n";
@@ -206,6 +236,7 @@ std::string format_bench(const BenchTrainOptions& o, const BenchTrainResult& r) 
                   r.conv_peak_gflops, 100.0 * r.achieved_gflops / r.conv_peak_gflops);
     s << buf;
   }
+  s << "C++ speed policy: " << speed_summary(r.speed) << "\n";
   s << "(peak MB: host peak RSS of each process after its timed steps; GPU memory is not "
        "measured)\n";
   return s.str();

@@ -5,7 +5,7 @@
 #pragma once
 #include <string>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/fsutil.h"
 #include "model/config.h"
@@ -18,8 +18,9 @@ struct BenchTrainOptions {
   int iters = 10, warmup = 2;
   int threads = 0;  // 0: all hardware threads
   std::string device = "auto";
-  std::string amp = "off";
-  std::string python;  // interpreter of the peer; empty: skip the Python run
+  std::string amp = "off";        // off | bf16 (CPU autocast, forced)
+  std::string cpu_fast = "auto";  // the trainer's CPU speed policy (trainer/speed.h)
+  std::string python;             // interpreter of the peer; empty: skip the Python run
   fs::path
       python_script;  // bench/peers/bench_train_reference.py (installed under share/excap/peers)
   bool conv_peak = true;
@@ -27,6 +28,7 @@ struct BenchTrainOptions {
 
 struct BenchTrainResult {
   std::string device;
+  nlohmann::json speed;  // the policy the C++ step ran with (what and why)
   int threads = 0;
   std::int64_t params = 0;
   double gflop_per_step = 0;  // analytic: 3 x forward (backward ~ 2 x forward)

@@ -169,7 +169,12 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
       ->capture_default_str();
   cmd->add_option("--device", cfg.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   add_choice_option(cmd, "--amp", cfg.amp, trainer::known_amp_modes(), trainer::parse_amp_mode,
-                    "Mixed precision on CUDA: off, fp16, bf16");
+                    "Mixed precision: off, fp16 (CUDA), bf16 (CPU: forced even without bf16 "
+                    "instructions)");
+  cmd->add_option("--cpu-fast", cfg.cpu_fast,
+                  "CPU speed policy: auto (channels-last, bf16 where the CPU has it) or off")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
   cmd->add_option("--threads", cfg.threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--seed", cfg.seed, "Seed of initialisation, batches and augmentation")
       ->capture_default_str();

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "store/project.h"
 #include "trainer/checkpoint.h"
+#include "trainer/speed.h"
 #include "trainer/train_config.h"
 
 namespace excap::trainer {
@@ -205,12 +206,15 @@ EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
     r.checkpoint = opt.checkpoint;
   }
   place_model(*net, device);
+  // The run's layout policy; fp32 (argmax decisions stay those of the fp32 network).
+  const SpeedPolicy speed = choose_speed(device, AmpMode::Off, cfg.cpu_fast, host_cpu_features());
+  apply_memory_format(*net, speed);
   const Project project = Project::open(root);
   LabelReader labels;
   if (at_label_size)
     labels = [&](std::size_t row) { return read_final_mask(project, data.info.ids.at(row)); };
   const auto t0 = std::chrono::steady_clock::now();
-  predict(*net, data, device, opt.batch, device.is_cuda(), r, labels);
+  predict(*net, data, device, opt.batch, speed.channels_last, r, labels);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.data = data.info;
   score(r);

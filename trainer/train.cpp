@@ -20,6 +20,7 @@
 #include "trainer/data.h"
 #include "trainer/distributed.h"
 #include "trainer/evaluate.h"
+#include "trainer/speed.h"
 
 namespace excap::trainer {
 
@@ -93,6 +94,7 @@ struct Run {
   fs::path dir;
   torch::Device device{torch::kCPU};
   bool channels_last = false;
+  SpeedPolicy speed;
   SubsetTensors train_data;
   std::optional<SubsetTensors> val_data;
   model::MultiTaskNet net;
@@ -140,6 +142,7 @@ void build_network(Run& r, bool resume) {
   r.loss_cfg.ignore_index = r.train_data.info.ignore_index;
   if (r.cfg.weighting == model::TaskWeighting::Learned) r.uncertainty = model::TaskUncertainty();
   place_model(*r.net, r.device);
+  apply_memory_format(*r.net, r.speed);
   if (r.uncertainty) r.uncertainty->to(r.device);
   r.params = r.net->parameters();
   if (r.uncertainty)
@@ -154,11 +157,10 @@ void prepare(Run& r, const fs::path& root, bool resume, TrainOutcome& outcome) {
   outcome.threads = configure_threads(r.cfg.threads);
   r.device = resolve_device(r.cfg.device);
   outcome.device = r.device.str();
-  if (r.amp() && !r.device.is_cuda())
-    throw Error("--amp " + to_string(r.cfg.amp),
-                "mixed precision is only used on CUDA; use --amp off on CPU");
+  r.speed = choose_speed(r.device, r.cfg.amp, r.cfg.cpu_fast, host_cpu_features());
+  apply_speed(r.speed);
   if (r.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input size
-  r.channels_last = r.device.is_cuda();
+  r.channels_last = r.speed.channels_last;
   const TrainConfig& c = r.cfg;
   r.train_data = load_subset(packed_path(root, c.split, c.size, c.train_subset));
   // A batch beyond the subset would repeat frames within one step and take
@@ -201,6 +203,7 @@ void resume_or_start(Run& r, bool resume, const TrainOutcome& outcome) {
                              {"parameters", model::count_parameters(*r.net)},
                              {"world_size", r.dist->world_size()},
                              {"backend", r.dist->backend()}};
+  config_json["speed"] = r.speed;
   write_json_atomic(r.dir / "config.json", config_json);
   append_jsonl(r.dir, {{"event", resume ? "resume" : "start"},
                        {"iter", r.state.iter},
@@ -231,9 +234,10 @@ Batch next_batch(const Run& r, int it) {
 
 // Forward pass (under autocast with AMP) and the named losses.
 std::map<std::string, torch::Tensor> forward_losses(Run& r, const Batch& batch) {
-  AutocastScope autocast(r.amp(), r.fp16() ? at::kHalf : at::kBFloat16);
+  AutocastScope autocast(r.amp() && r.device.is_cuda(), r.fp16() ? at::kHalf : at::kBFloat16);
+  CpuAutocastScope cpu_autocast(r.speed.bf16_autocast);
   model::ModelOutput out = r.net->forward(batch.images);
-  if (r.amp()) {  // losses in fp32, as torch.cuda.amp recommends
+  if (r.amp() || r.speed.bf16_autocast) {  // losses in fp32, as torch.cuda.amp recommends
     for (torch::Tensor* t :
          {&out.cls_logits, &out.seg_logits, &out.cls_feat_before, &out.cls_feat_after})
       if (t->defined()) *t = t->to(torch::kFloat32);

@@ -58,6 +58,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"seed", c.seed},
        {"init", c.init},
        {"explode_loss", c.explode_loss}};
+  if (c.cpu_fast != "auto") j["cpu_fast"] = c.cpu_fast;  // older configs round-trip unchanged
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -91,6 +92,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   std::string amp = to_string(c.amp);
   get("amp", amp);
   c.amp = parse_amp_mode(amp, "train config: amp");
+  get("cpu_fast", c.cpu_fast);
   get("threads", c.threads);
   get("seed", c.seed);
   get("init", c.init);

@@ -12,7 +12,7 @@
 
 namespace excap::trainer {
 
-// Mixed precision of the forward pass (CUDA only); fp16 adds dynamic loss scaling.
+// Mixed precision of the forward pass; fp16 (CUDA only) adds dynamic loss scaling.
 enum class AmpMode { Off, Fp16, Bf16 };
 const std::vector<std::string>& known_amp_modes();  // "off", "fp16", "bf16", in enum order
 std::string to_string(AmpMode m);
@@ -46,7 +46,8 @@ struct TrainConfig {
 
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   AmpMode amp = AmpMode::Off;
-  int threads = 0;  // intra-op threads; 0 = all hardware threads
+  std::string cpu_fast = "auto";  // auto | off: CPU speed policy (trainer/speed.h)
+  int threads = 0;                // intra-op threads; 0 = all hardware threads
   std::uint64_t seed = 0;
   std::string init;           // optional weights (safetensors) loaded by name before training
   double explode_loss = 1e4;  // a total loss above this (or NaN/inf) stops the run
