@@ -239,6 +239,20 @@ TEST_CASE("distributed: 2 Gloo processes x batch 4 equal 1 process x batch 8; re
   CHECK(config["resolved"]["backend"] == "gloo");
   CHECK(config["sync_bn"] == true);
 
+  // The same world launched by torchrun (Debian's python3-torch). Python 3.11 breaks its
+  // default --redirects/--tee value 0 (enum.Flag no longer iterates NONE), so 2 is given.
+  if (fs::exists("/usr/bin/torchrun")) {
+    auto tr = train_argv(d, "torchrun", {"--iters", "3"});
+    tr.insert(tr.begin(), {"/usr/bin/torchrun", "--no_python", "--standalone", "--nproc_per_node=2",
+                           "--redirects", "2", "--tee", "2"});
+    REQUIRE_MESSAGE(test::run_command(tr, &out) == 0, out);
+    CHECK(max_difference(latest_weights(one_dir), latest_weights(dir.path() / "runs/torchrun")) <
+          1e-5);
+    CHECK(read_json_file(dir.path() / "runs/torchrun/config.json")["resolved"]["world_size"] == 2);
+  } else {
+    MESSAGE("torchrun launch not tested: /usr/bin/torchrun is missing (python3-torch)");
+  }
+
   // The 2-process run continues in one process from iteration 3, as the 1-process run does.
   REQUIRE_MESSAGE(test::run_command(train_argv(d, "two", {"--resume", "--iters", "5"}), &out) == 0,
                   out);
