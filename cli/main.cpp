@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
   excap::cli::register_triage_commands(app, reg);
+  excap::cli::register_prelabel_commands(app, reg);
 #endif
   excap::cli::register_bench_commands(app, reg);
 #ifndef EXCAP_HAVE_TORCH
