@@ -6,6 +6,7 @@
 #include "annotator/core/fov.h"
 #include "annotator/core/tools.h"
 #include "common/error.h"
+#include "curation/assign.h"
 #include "media/imageio.h"
 #include "store/change.h"
 
@@ -69,9 +70,20 @@ Session Session::open(const fs::path& dir, const std::string& user) {
     for (const auto& who : it->second)
       if (who == user) mine.push_back(f.id);
   }
+  s.assigned_.insert(mine.begin(), mine.end());
+  if (const auto queue = load_queue(p)) {
+    s.queue_run_ = queue->run;
+    for (const auto& e : queue->frames) {
+      if (!s.assigned_.count(e.frame) || s.queue_score_.count(e.frame)) continue;
+      s.order_.push_back(e.frame);
+      s.queue_score_[e.frame] = e.score.value_or(-1);
+    }
+    for (const auto& f : mine)  // assigned after the queue was written: last
+      if (!s.queue_score_.count(f)) s.order_.push_back(f), s.queue_score_[f] = -1;
+    return s;
+  }
   for (std::size_t i : shuffled_order(mine.size(), user_order_seed(user, p.meta().created)))
     s.order_.push_back(mine[i]);
-  s.assigned_.insert(mine.begin(), mine.end());
   // Opening writes nothing: stale temp files are removed before the first save.
   return s;
 }
@@ -96,6 +108,8 @@ FrameEntry Session::entry(const std::string& frame) const {
   if (it != cache_.end()) return it->second;
   FrameEntry e;
   e.frame = frame;
+  auto score = queue_score_.find(frame);
+  if (score != queue_score_.end() && score->second >= 0) e.queue_score = score->second;
   if (is_assigned(frame)) {
     if (auto rec = project_.load_label(user_, frame)) {
       e.time_spent_s = rec->time_spent_s;
@@ -134,12 +148,15 @@ std::unique_ptr<LabelDocument> Session::open_frame(const std::string& frame) con
   cv::Mat image = read_frame(project_.frame_path(frame));
   cv::Mat mask;
   std::optional<int> cd;
-  if (auto rec = project_.load_label(user_, frame)) cd = rec->cd;
+  std::optional<SuggestionOrigin> origin;
+  if (auto rec = project_.load_label(user_, frame)) cd = rec->cd, origin = rec->from_suggestion;
   const fs::path mpath = project_.label_mask_path(user_, frame);
   std::error_code ec;
   if (fs::exists(mpath, ec)) mask = read_mask(mpath);
-  return std::make_unique<LabelDocument>(project_.meta().schema, frame, image, mask, cd,
-                                         frame_fov_mask(image), background_class());
+  auto doc = std::make_unique<LabelDocument>(project_.meta().schema, frame, image, mask, cd,
+                                             frame_fov_mask(image), background_class());
+  if (origin) doc->set_origin(*origin);
+  return doc;
 }
 
 LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) const {
@@ -152,6 +169,7 @@ LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) c
   s.time_spent_s = time_spent_s;
   s.done = doc.completeness().done();
   s.became_done = s.done && entry(s.frame).status != FrameStatus::Done;
+  s.origin = doc.origin();
   return s;
 }
 
@@ -165,6 +183,7 @@ void Session::write(const LabelSnapshot& s) const {
   rec.user = user_;
   rec.cd = s.cd;
   rec.time_spent_s = s.time_spent_s;
+  if (s.origin && !rec.from_suggestion) rec.from_suggestion = s.origin;
   const std::string now = now_iso8601();
   if (rec.created.empty()) rec.created = now;
   rec.updated = now;
@@ -173,6 +192,7 @@ void Session::write(const LabelSnapshot& s) const {
   change.save_label(rec);
   nlohmann::json details{{"frame", s.frame}, {"time_spent_s", s.time_spent_s}};
   if (s.cd) details["cd"] = *s.cd;
+  if (rec.from_suggestion) details["from_suggestion"] = rec.from_suggestion->run;
   change.commit(details);
 }
 
@@ -182,6 +202,8 @@ bool Session::record_saved(const LabelSnapshot& s) {
   e.frame = s.frame;
   e.time_spent_s = s.time_spent_s;
   e.status = s.done ? FrameStatus::Done : FrameStatus::InProgress;
+  auto score = queue_score_.find(s.frame);
+  if (score != queue_score_.end() && score->second >= 0) e.queue_score = score->second;
   cache_[s.frame] = e;
   return !was_done && s.done;
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct FrameEntry {
   std::string frame;
   FrameStatus status = FrameStatus::New;
   double time_spent_s = 0;
+  // Why the frame is where it is in an uncertainty-first queue (queue.json): the model's score.
+  std::optional<double> queue_score{};
 };
 
 // Deterministic per-user order: Fisher-Yates driven by splitmix64 seeded
@@ -44,7 +47,9 @@ class Session {
   Role role() const { return role_; }
   bool may_adjudicate() const { return role_ == Role::Expert; }
 
-  // This user's assigned frames in their shuffled order.
+  // This user's assigned frames: in queue.json's order when the project has
+  // one (uncertainty first; the model's, never another annotator's), else
+  // in their own shuffled order.
   const std::vector<std::string>& frames() const { return order_; }
   bool is_assigned(const std::string& frame) const { return assigned_.count(frame) > 0; }
   // Status from this user's own label only (cached; refreshed by save()).
@@ -65,6 +70,9 @@ class Session {
   void write(const LabelSnapshot& s) const;
   bool record_saved(const LabelSnapshot& s);
 
+  // The run whose suggestions this session shows: queue.json's, else "".
+  const std::string& queue_run() const { return queue_run_; }
+
   // The background class (named "background" in the schema), -1 if none.
   int background_class() const;
 
@@ -78,6 +86,8 @@ class Session {
   Role role_;
   std::vector<std::string> order_;
   std::set<std::string> assigned_;
+  std::map<std::string, double> queue_score_;
+  std::string queue_run_;
   mutable std::map<std::string, FrameEntry> cache_;
   mutable bool temp_files_checked_ = false;
 };
