@@ -1,4 +1,4 @@
-// excap assign | agreement | adjudicate | split | export | import-masks
+// excap assign | prelabels | agreement | adjudicate | split | export | import-masks
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -13,6 +13,7 @@
 #include "exchange/exchange.h"
 #include "media/imageio.h"
 #include "report/agreement_report.h"
+#include "store/prelabel.h"
 #include "store/project.h"
 
 namespace excap::cli {
@@ -26,6 +27,7 @@ void add_assign(CLI::App& app, Registry& reg) {
   auto dir = std::make_shared<std::string>();
   auto opt = std::make_shared<AssignOptions>();
   auto by = std::make_shared<std::string>("excap");
+  auto order = std::make_shared<QueueOrder>();
   cmd->add_option("DIR", *dir, "Project folder")->required();
   cmd->add_option("--annotators", opt->annotators, "Annotator ids, comma-separated")
       ->required()
@@ -33,6 +35,12 @@ void add_assign(CLI::App& app, Registry& reg) {
       ->check(safe_name());
   cmd->add_option("--per-frame", opt->per_frame, "Annotators per frame")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Seed of the tie-breaking order")->capture_default_str();
+  cmd->add_option("--order", order->order,
+                  "uncertainty: every queue starts with the frames the model of --run is least "
+                  "sure of (its stored suggestions; queue.json)")
+      ->check(CLI::IsMember({"uncertainty"}));
+  cmd->add_option("--run", order->run, "The run whose suggestions order the queue")
+      ->check(safe_name());
   auto* by_opt = cmd->add_option("--by", *by, "Who runs it (a project user; audit log)")
                      ->check(safe_name())
                      ->capture_default_str();
@@ -40,11 +48,42 @@ void add_assign(CLI::App& app, Registry& reg) {
     Project p = Project::open(*dir);
     if (by_opt->count() > 0) require_project_user(p, *by, "--by");
     for (const auto& a : opt->annotators) require_project_user(p, a, "--annotators");
-    AssignResult r = assign_project(p, *opt, *by);
+    if (order->order.empty() != order->run.empty())
+      throw Error("assign", "--order uncertainty and --run NAME go together");
+    AssignResult r = assign_project(p, *opt, *by, *order);
     std::cout << "frames " << r.frames_total << ": newly assigned " << r.newly_assigned
               << ", topped up " << r.topped_up << ", unchanged " << r.unchanged << "\nload:";
     for (const auto& [a, n] : r.load) std::cout << " " << printable(a) << "=" << n;
     std::cout << "\n";
+    if (!order->order.empty())
+      std::cout << "queue ordered by uncertainty of run '" << printable(order->run)
+                << "': " << r.scored << " frames scored, " << r.unscored
+                << " without a suggestion last (queue.json)\n";
+    return 0;
+  });
+}
+
+void add_prelabels(CLI::App& app, Registry& reg) {
+  auto* cmd = app.add_subcommand("prelabels",
+                                 "Allow or forbid model suggestions (pre-labels) in this project; "
+                                 "off by default: they weaken double-blind labeling");
+  auto dir = std::make_shared<std::string>();
+  auto user = std::make_shared<std::string>();
+  auto enable = std::make_shared<bool>(false);
+  auto disable = std::make_shared<bool>(false);
+  cmd->add_option("DIR", *dir, "Project folder")->required();
+  auto* on = cmd->add_flag("--enable", *enable, "Allow pre-labels");
+  auto* off = cmd->add_flag("--disable", *disable, "Forbid pre-labels (the default)");
+  on->excludes(off);
+  cmd->add_option("--user", *user, "An expert or admin of the project (audit log)")
+      ->required()
+      ->check(safe_name());
+  reg.add(cmd, [=] {
+    if (*enable == *disable) throw Error("prelabels", "give --enable or --disable");
+    const bool changed = set_prelabels(*dir, *enable, *user);
+    std::cout << "pre-labels " << (*enable ? "enabled" : "disabled")
+              << (changed ? "" : " (already)") << "\n";
+    if (*enable) std::cout << "note: " << kPrelabelsWarning << "\n";
     return 0;
   });
 }
@@ -236,6 +275,7 @@ void add_exchange(CLI::App& app, Registry& reg) {
 
 void register_curation_commands(CLI::App& app, Registry& reg) {
   add_assign(app, reg);
+  add_prelabels(app, reg);
   add_agreement(app, reg);
   add_adjudicate(app, reg);
   add_split(app, reg);

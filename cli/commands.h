@@ -68,6 +68,8 @@ void register_train_commands(CLI::App& app, Registry& reg);
 void register_triage_commands(CLI::App& app, Registry& reg);
 // experiment (needs OpenCV and LibTorch)
 void register_experiment_commands(CLI::App& app, Registry& reg);
+// prelabel (needs OpenCV and LibTorch)
+void register_prelabel_commands(CLI::App& app, Registry& reg);
 // weights import, model info (needs LibTorch)
 void register_model_commands(CLI::App& app, Registry& reg);
 // bench extract (OpenCV), bench train (LibTorch), bench triage (both)

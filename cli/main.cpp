@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
 #ifdef EXCAP_HAVE_TRIAGE
   excap::cli::register_triage_commands(app, reg);
   excap::cli::register_experiment_commands(app, reg);
+  excap::cli::register_prelabel_commands(app, reg);
 #endif
   excap::cli::register_bench_commands(app, reg);
 #ifndef EXCAP_HAVE_TORCH

@@ -28,6 +28,7 @@ const std::vector<ModelCommand>& model_commands() {
       {"model", "Model architectures"},
       {"triage", "Mark the clear, informative frames of a whole video with a trained model"},
       {"bench triage", "Triage speed next to a PyTorch eager + OpenCV Python peer"},
+      {"prelabel", "Store a run's suggestions (pre-labels) for a project's frames"},
   };
   return table;
 }

@@ -142,6 +142,7 @@ struct Lab {
   std::string user;
   std::optional<int> cd;
   cv::Mat mask;
+  bool from_suggestion = false;
 };
 
 // What one pair of annotators accumulates over the frames both labeled.
@@ -162,7 +163,7 @@ std::vector<Lab> load_labels(const Project& project, const std::string& frame,
   for (const auto& u : users) {
     auto rec = project.load_label(u, frame);
     if (!rec) continue;
-    Lab l{u, rec->cd, load_mask_if_any(project, u, frame)};
+    Lab l{u, rec->cd, load_mask_if_any(project, u, frame), rec->from_suggestion.has_value()};
     if (l.cd && !schema.valid_cd(*l.cd)) {
       flags.push_back({frame, u, "bad-cd",
                        "CD value " + std::to_string(*l.cd) + " is not in the schema",
@@ -200,6 +201,31 @@ void tally_pairs(const std::vector<Lab>& labs, const LabelSchema& schema,
         ++t.mask_frames;
       }
     }
+}
+
+// Pre-labeled when any label of the frame started from a suggestion.
+bool frame_prelabeled(const std::vector<Lab>& labs) {
+  for (const auto& l : labs)
+    if (l.from_suggestion) return true;
+  return false;
+}
+
+OriginAgreement finish_origin(const std::map<PairKey, PairTally>& pairs, int frames,
+                              const LabelSchema& schema) {
+  OriginAgreement o;
+  o.frames = frames;
+  std::vector<long long> counts(std::size_t(schema.num_cd()) * schema.num_cd(), 0);
+  o.areas = ClassAreas(schema.num_tissue(), schema.ignore_index, metrics::IgnoreIn::Either);
+  for (const auto& [key, t] : pairs) {  // pooled over pairs, all in name order
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += t.cd.counts()[i];
+    o.areas.add(t.areas);
+    o.mask_frames += t.mask_frames;
+  }
+  const auto cd = metrics::ConfusionMatrix::from_counts(counts, schema.num_cd());
+  o.cd_frames = static_cast<int>(cd.total());
+  o.kappa = metrics::cohen_kappa(cd);
+  o.cd_agreement = cd.agreement();
+  return o;
 }
 
 PairAgreement finish_pair(const PairKey& key, const PairTally& t) {
@@ -274,7 +300,8 @@ AgreementReport compute_agreement(const Project& project, const AgreementOptions
   rep.auto_accept_iou = opt.auto_accept_iou;
   for (const auto& t : schema.tissue) rep.tissue_names.push_back(t.name);
   for (const auto& c : schema.cd) rep.cd_names.push_back(c.name);
-  std::map<PairKey, PairTally> pairs;
+  std::map<PairKey, PairTally> pairs, by_origin[2];  // by_origin: [from scratch, pre-labeled]
+  int origin_frames[2] = {0, 0};
   const auto assignments = project.load_assignments();
   rep.frames_assigned = static_cast<int>(assignments.size());
   for (const auto& [frame, users] : assignments) {
@@ -284,9 +311,14 @@ AgreementReport compute_agreement(const Project& project, const AgreementOptions
       continue;
     }
     tally_pairs(labs, schema, pairs);
+    const int origin = frame_prelabeled(labs) ? 1 : 0;
+    tally_pairs(labs, schema, by_origin[origin]);
+    ++origin_frames[origin];
     rep.frames.push_back(review_frame(project, frame, labs, opt, rep.flags));
   }
   for (const auto& [key, tally] : pairs) rep.pairs.push_back(finish_pair(key, tally));
+  rep.from_scratch = finish_origin(by_origin[0], origin_frames[0], schema);
+  rep.prelabeled = finish_origin(by_origin[1], origin_frames[1], schema);
   rep.expert_queue = rank_expert_queue(rep.frames);
   return rep;
 }
@@ -325,6 +357,18 @@ json agreement_to_json(const AgreementReport& r) {
                      {"pixel_agreement", num(p.areas.pixel_agreement())}});
   }
   j["pairs"] = pairs;
+  json by_origin = json::object();
+  const std::pair<const char*, const OriginAgreement*> groups[] = {
+      {"prelabeled", &r.prelabeled}, {"from_scratch", &r.from_scratch}};
+  for (const auto& [name, o] : groups)
+    by_origin[name] = {{"frames", o->frames},
+                       {"cd_frames", o->cd_frames},
+                       {"kappa", num(o->kappa)},
+                       {"cd_agreement", num(o->cd_agreement)},
+                       {"mask_frames", o->mask_frames},
+                       {"mean_iou", num(o->areas.mean_iou())},
+                       {"pixel_agreement", num(o->areas.pixel_agreement())}};
+  j["by_origin"] = by_origin;
   json frames = json::array();
   for (const auto& f : r.frames) {
     frames.push_back({{"frame", f.frame},
@@ -382,6 +426,12 @@ std::string agreement_summary(const AgreementReport& r) {
   for (const auto& f : r.frames) auto_ok += f.auto_acceptable && !f.decided, decided += f.decided;
   o << "decided " << decided << ", auto-acceptable at IoU >= " << format_score(r.auto_accept_iou)
     << ": " << auto_ok << ", need an expert: " << r.expert_queue.size() << "\n";
+  const std::pair<const char*, const OriginAgreement*> groups[] = {
+      {"pre-labeled", &r.prelabeled}, {"from scratch", &r.from_scratch}};
+  for (const auto& [name, g] : groups)
+    o << name << ": " << g->frames << " frames, CD kappa " << format_score(g->kappa)
+      << ", agreement " << format_score(g->cd_agreement) << ", mask mIoU "
+      << format_score(g->areas.mean_iou()) << "\n";
   o << "consistency flags: " << r.flags.size() << "\n";
   return o.str();
 }

@@ -101,6 +101,18 @@ struct FrameReview {
   double disagreement = 0;       // ranking score, higher = needs an expert more
 };
 
+// Agreement over one group of frames: those where a compared label started
+// from a model suggestion (pre-labeled) or those where none did (from scratch).
+// Pooled over every annotator pair of the group's frames.
+struct OriginAgreement {
+  int frames = 0;  // frames with two or more labels in the group
+  int cd_frames = 0;
+  double kappa = std::nan("");
+  double cd_agreement = std::nan("");
+  ClassAreas areas;
+  int mask_frames = 0;
+};
+
 struct AgreementReport {
   std::vector<std::string> tissue_names, cd_names;
   double auto_accept_iou = 0.9;
@@ -109,6 +121,8 @@ struct AgreementReport {
   std::vector<std::string> expert_queue;  // undecided, not auto-acceptable, worst first
   std::vector<ConsistencyFlag> flags;
   int frames_assigned = 0, frames_waiting_for_labels = 0;
+  // Pre-labels weaken independence (store/prelabel.h): agreement by origin.
+  OriginAgreement prelabeled, from_scratch;
 };
 
 // The rule the report and auto-accept share; documented in adjudication.h.

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "store/change.h"
+#include "store/prelabel.h"
 #include "store/project.h"
 
 namespace excap {
@@ -97,9 +98,94 @@ AssignResult assign_frames(const std::vector<std::string>& frame_ids, Assignment
   return r;
 }
 
-AssignResult assign_project(const Project& project, const AssignOptions& opt,
-                            const std::string& by) {
+std::vector<QueueEntry> order_by_uncertainty(const std::vector<QueueEntry>& previous) {
+  std::vector<QueueEntry> out = previous;
+  std::stable_sort(out.begin(), out.end(), [](const QueueEntry& x, const QueueEntry& y) {
+    if (x.score.has_value() != y.score.has_value()) return x.score.has_value();
+    return x.score && *x.score > *y.score;
+  });
+  return out;
+}
+
+nlohmann::json queue_json(const Queue& q) {
+  nlohmann::json frames = nlohmann::json::array();
+  for (const auto& e : q.frames) {
+    nlohmann::json f{{"frame", e.frame}, {"score", e.score ? nlohmann::json(*e.score) : nullptr}};
+    if (e.score) f["cd_entropy"] = e.cd_entropy, f["pixel_entropy"] = e.pixel_entropy;
+    frames.push_back(f);
+  }
+  return {{"format", "excap-queue"}, {"version", kFormatVersion},
+          {"order", q.order},        {"run", q.run},
+          {"created", q.created},    {"frames", frames}};
+}
+
+std::optional<Queue> load_queue(const Project& project) {
+  const fs::path path = project.root() / "queue.json";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  const nlohmann::json j = read_versioned_json(path, "excap-queue");
+  Queue q;
+  try {
+    q.order = j.at("order").get<std::string>();
+    q.run = j.value("run", "");
+    q.created = j.value("created", "");
+    for (const auto& f : j.at("frames")) {
+      QueueEntry e{f.at("frame").get<std::string>(), std::nullopt, 0, 0};
+      require_safe_id(e.frame, "frame");
+      if (!f.at("score").is_null()) e.score = f["score"].get<double>();
+      e.cd_entropy = f.value("cd_entropy", 0.0);
+      e.pixel_entropy = f.value("pixel_entropy", 0.0);
+      q.frames.push_back(std::move(e));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string(), std::string("bad queue: ") + e.what());
+  }
+  return q;
+}
+
+namespace {
+
+// The queue's previous order: queue.json's, then frames it lacks in frames.json order.
+std::vector<std::string> previous_order(const Project& project,
+                                        const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  std::set<std::string> known(ids.begin(), ids.end()), seen;
+  if (auto q = load_queue(project))
+    for (const auto& e : q->frames)
+      if (known.count(e.frame) && seen.insert(e.frame).second) out.push_back(e.frame);
+  for (const auto& f : ids)
+    if (seen.insert(f).second) out.push_back(f);
+  return out;
+}
+
+Queue uncertainty_queue(const Project& project, const std::vector<std::string>& ids,
+                        const std::string& run, AssignResult& r) {
+  require_safe_id(run, "run");
+  std::vector<QueueEntry> entries;
+  for (const auto& f : previous_order(project, ids)) {
+    QueueEntry e{f, std::nullopt, 0, 0};
+    if (auto s = load_suggestion(project, run, f)) {
+      e.score = uncertainty_score(*s);
+      e.cd_entropy = s->cd_entropy, e.pixel_entropy = s->pixel_entropy;
+    }
+    (e.score ? r.scored : r.unscored)++;
+    entries.push_back(std::move(e));
+  }
+  if (r.scored == 0)
+    throw Error("assign", "run '" + run +
+                              "' has no suggestions for this project's frames (make "
+                              "them with `excap prelabel DIR --run " +
+                              run + "`)");
+  return Queue{"uncertainty", run, now_iso8601(), order_by_uncertainty(entries)};
+}
+
+}  // namespace
+
+AssignResult assign_project(const Project& project, const AssignOptions& opt, const std::string& by,
+                            const QueueOrder& queue_order) {
   check_options(opt);
+  if (!queue_order.order.empty() && queue_order.order != "uncertainty")
+    throw Error("assign", "unknown --order '" + queue_order.order + "' (uncertainty)");
   for (const auto& a : opt.annotators)
     if (!project.meta().find_user(a))
       throw Error("assign", "annotator '" + a + "' is not a user of this project (project.json)");
@@ -109,14 +195,23 @@ AssignResult assign_project(const Project& project, const AssignOptions& opt,
   for (const auto& f : project.load_frames()) ids.push_back(f.id);
   Assignments a = project.load_assignments();
   AssignResult r = assign_frames(ids, a, opt);
-  if (r.newly_assigned + r.topped_up > 0) {
+  std::optional<Queue> queue;
+  if (queue_order.order == "uncertainty")
+    queue = uncertainty_queue(project, ids, queue_order.run, r);
+  if (r.newly_assigned + r.topped_up > 0 || queue) {
     Change change(lock, project, by, "assign");
     change.save_assignments(a);
-    change.commit(nlohmann::json{{"annotators", opt.annotators},
-                                 {"per_frame", opt.per_frame},
-                                 {"seed", opt.seed},
-                                 {"new", r.newly_assigned},
-                                 {"topped_up", r.topped_up}});
+    nlohmann::json details{{"annotators", opt.annotators},
+                           {"per_frame", opt.per_frame},
+                           {"seed", opt.seed},
+                           {"new", r.newly_assigned},
+                           {"topped_up", r.topped_up}};
+    if (queue) {
+      change.write_json(project.root() / "queue.json", queue_json(*queue));
+      details["order"] = queue->order, details["run"] = queue->run;
+      details["scored"] = r.scored, details["unscored"] = r.unscored;
+    }
+    change.commit(details);
   }
   return r;
 }

@@ -120,6 +120,23 @@ void write_flags(std::ostringstream& md, const AgreementReport& r) {
     md << "| " << f.frame << " | " << f.user << " | " << f.rule << " | " << f.message << " |\n";
 }
 
+// Pre-labeled frames agree partly because both annotators saw the same model
+// suggestion, so they are shown apart from frames labeled from scratch.
+void write_origin_section(std::ostringstream& md, const AgreementReport& r) {
+  md << "## Pre-labeled and from-scratch frames\n\nA frame is pre-labeled when one of its labels "
+        "started from a model suggestion; its agreement is inflated by the shared suggestion "
+        "and does not measure independent labeling.\n\n"
+        "| frames | count | CD kappa | CD agreement | mask mIoU | pixel agreement |\n"
+        "|---|---|---|---|---|---|\n";
+  const std::pair<const char*, const OriginAgreement*> groups[] = {
+      {"pre-labeled", &r.prelabeled}, {"from scratch", &r.from_scratch}};
+  for (const auto& [name, g] : groups)
+    md << "| " << name << " | " << g->frames << " | " << format_score(g->kappa) << " | "
+       << format_score(g->cd_agreement) << " | " << format_score(g->areas.mean_iou()) << " | "
+       << format_score(g->areas.pixel_agreement()) << " |\n";
+  md << "\n";
+}
+
 }  // namespace
 
 void write_agreement_report(const Project& project, const AgreementReport& r,
@@ -133,6 +150,7 @@ void write_agreement_report(const Project& project, const AgreementReport& r,
   int idx = 0;
   for (const auto& p : r.pairs)
     write_pair_section(md, r, p, "pair" + std::to_string(++idx), out_dir);
+  write_origin_section(md, r);
   write_worst_frames(md, project, r, out_dir, worst_frames);
   write_expert_queue(md, project.meta().schema, r);
   write_flags(md, r);

@@ -349,6 +349,10 @@ void to_json(json& j, const LabelRecord& r) {
            {"time_spent_s", r.time_spent_s},
            {"created", r.created},
            {"updated", r.updated}};
+  if (r.from_suggestion)
+    j["from_suggestion"] = {{"run", r.from_suggestion->run},
+                            {"checkpoint", r.from_suggestion->checkpoint},
+                            {"time", r.from_suggestion->time}};
 }
 void from_json(const json& j, LabelRecord& r) {
   r.frame = j.at("frame").get<std::string>();
@@ -361,6 +365,12 @@ void from_json(const json& j, LabelRecord& r) {
   r.time_spent_s = real_field_or(j, "time_spent_s", 0.0, 0, kMaxSeconds, what);
   r.created = j.value("created", "");
   r.updated = j.value("updated", "");
+  r.from_suggestion.reset();
+  if (j.contains("from_suggestion") && !j["from_suggestion"].is_null()) {
+    const json& o = j.at("from_suggestion");
+    r.from_suggestion = SuggestionOrigin{o.at("run").get<std::string>(), o.value("checkpoint", ""),
+                                         o.value("time", "")};
+  }
 }
 
 void to_json(json& j, const FinalLabel& f) {
@@ -407,6 +417,7 @@ static json meta_to_json(const ProjectMeta& m) {
   json users = json::array();
   for (const auto& u : m.users) users.push_back({{"id", u.id}, {"role", role_name(u.role)}});
   j["users"] = users;
+  if (m.prelabels) j["prelabels"] = true;  // absent: off, as in projects made before it existed
   return j;
 }
 
@@ -468,6 +479,9 @@ ProjectMeta parse_project_meta(const json& j, const fs::path& path) {
       user.role = role_from_name(u["role"].get<std::string>(), where);
       m.users.push_back(user);
     }
+    if (j.contains("prelabels") && !j["prelabels"].is_boolean())
+      throw Error(where, "field 'prelabels' must be true or false");
+    m.prelabels = j.value("prelabels", false);
   } catch (const json::exception& e) {
     throw Error(where, std::string("bad project file: ") + e.what());
   } catch (const Error& e) {  // a field check names the field; the file is added here
@@ -687,6 +701,7 @@ json document_of(const LabelRecord& label) {
   j["version"] = kFormatVersion;
   return j;
 }
+json document_of(const ProjectMeta& meta) { return meta_to_json(meta); }
 json document_of(const FinalLabel& final_label) {
   json j = final_label;
   j["format"] = "excap-final";

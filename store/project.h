@@ -55,6 +55,11 @@ struct ProjectMeta {
   LabelSchema schema;
   ExtractionSettings extraction;
   std::vector<User> users;
+  // Model suggestions (pre-labels) offered to annotators. Off by default: an
+  // annotator who starts from the model's suggestion no longer labels
+  // independently of the other, which weakens what double-blind labeling
+  // measures (store/prelabel.h, docs/prelabels.md).
+  bool prelabels = false;
   const User* find_user(const std::string& id) const;
 };
 
@@ -105,6 +110,13 @@ struct Frame {
   std::string phash;  // 64-bit perceptual hash as 16 hex digits
 };
 
+// The model suggestion a label started from (docs/prelabels.md).
+struct SuggestionOrigin {
+  std::string run;
+  std::string checkpoint;  // weights' SHA-256 (hex) of the suggestion's checkpoint
+  std::string time;        // when the suggestion was made
+};
+
 // One annotator's label of one frame (labels/<user>/<frame>.json; the mask
 // sits beside it as <frame>.png).
 struct LabelRecord {
@@ -114,6 +126,7 @@ struct LabelRecord {
   double time_spent_s = 0;
   std::string created;
   std::string updated;
+  std::optional<SuggestionOrigin> from_suggestion{};  // unset: labeled from scratch
 };
 
 // The adjudicated label (final/<frame>.json with final/<frame>.png).
@@ -199,6 +212,7 @@ nlohmann::json document_of(const std::vector<Frame>& frames);
 nlohmann::json document_of(const std::map<std::string, std::vector<std::string>>& assignments);
 nlohmann::json document_of(const LabelRecord& label);
 nlohmann::json document_of(const FinalLabel& final_label);
+nlohmann::json document_of(const ProjectMeta& meta);  // project.json
 
 // Parses project.json's content (throws Error naming `path`).
 ProjectMeta parse_project_meta(const nlohmann::json& j, const fs::path& path);

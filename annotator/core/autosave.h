@@ -17,6 +17,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "store/project.h"
+
 namespace excap::annotator {
 
 struct LabelSnapshot {
@@ -24,8 +26,9 @@ struct LabelSnapshot {
   cv::Mat mask;  // owned copy
   std::optional<int> cd;
   double time_spent_s = 0;
-  bool done = false;         // complete by the "done" rule when taken
-  bool became_done = false;  // and was not done before (audit line)
+  bool done = false;                         // complete by the "done" rule when taken
+  bool became_done = false;                  // and was not done before (audit line)
+  std::optional<SuggestionOrigin> origin{};  // the suggestion the label started from
 };
 
 class AutosaveWriter {

@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "annotator/core/undo.h"
+#include "store/project.h"
 #include "store/schema.h"
 
 namespace excap::annotator {
@@ -61,6 +62,14 @@ class LabelDocument {
   bool redo();
   const UndoHistory& history() const { return history_; }
 
+  // The model suggestion this label started from (docs/prelabels.md): set
+  // once, by accepting part of a suggestion or from the saved record; undo
+  // keeps it, as the label still started from the suggestion.
+  const std::optional<SuggestionOrigin>& origin() const { return origin_; }
+  void set_origin(const SuggestionOrigin& o) {
+    if (!origin_) origin_ = o;
+  }
+
   // ---- state for saving and drawing ----
   bool dirty() const { return dirty_; }
   void mark_saved() { dirty_ = false; }
@@ -86,6 +95,7 @@ class LabelDocument {
   cv::Rect changed_rect_;
   bool dirty_ = false;
   long long revision_ = 0;
+  std::optional<SuggestionOrigin> origin_;
 };
 
 // Time an annotator spends on a frame: counts only while they are active

@@ -10,6 +10,7 @@
 #include "annotator/core/fov.h"
 #include "annotator/core/tools.h"
 #include "common/error.h"
+#include "curation/assign.h"
 #include "media/imageio.h"
 #include "store/change.h"
 
@@ -78,6 +79,20 @@ std::vector<std::string> Session::read_order() const {
     if (it == assignments.end()) continue;
     for (const auto& who : it->second)
       if (who == user_) mine.push_back(f.id);
+  }
+  queue_score_.clear();
+  queue_run_.clear();
+  if (const auto queue = load_queue(project_)) {  // uncertainty first (excap assign --order)
+    queue_run_ = queue->run;
+    const std::unordered_set<std::string> assigned(mine.begin(), mine.end());
+    for (const auto& e : queue->frames) {
+      if (!assigned.count(e.frame) || queue_score_.count(e.frame)) continue;
+      order.push_back(e.frame);
+      queue_score_[e.frame] = e.score.value_or(-1);
+    }
+    for (const auto& f : mine)  // assigned after the queue was written: last
+      if (!queue_score_.count(f)) order.push_back(f), queue_score_[f] = -1;
+    return order;
   }
   for (std::size_t i : shuffled_order(mine.size(), user_order_seed(user_, project_.meta().created)))
     order.push_back(mine[i]);
@@ -201,6 +216,8 @@ const FrameProgress& Session::progress() const {
 FrameEntry Session::read_entry(const std::string& frame) const {
   FrameEntry e;
   e.frame = frame;
+  const auto score = queue_score_.find(frame);
+  if (score != queue_score_.end() && score->second >= 0) e.queue_score = score->second;
   const auto rec = project_.load_label(user_, frame);
   if (!rec) return e;
   e.time_spent_s = rec->time_spent_s;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "annotator/core/autosave.h"
@@ -26,6 +27,8 @@ struct FrameEntry {
   std::string frame;
   FrameStatus status = FrameStatus::New;
   double time_spent_s = 0;
+  // Why the frame is where it is in an uncertainty-first queue (queue.json): the model's score.
+  std::optional<double> queue_score{};
 };
 
 // What the frame list shows above its rows; kept current by every save, so
@@ -54,7 +57,9 @@ class Session {
   Role role() const { return role_; }
   bool may_adjudicate() const { return role_ == Role::Expert; }
 
-  // This user's assigned frames in their shuffled order.
+  // This user's assigned frames: in queue.json's order when the project has
+  // one (uncertainty first; the model's, never another annotator's), else
+  // in their own shuffled order.
   const std::vector<std::string>& frames() const { return order_; }
   bool is_assigned(const std::string& frame) const { return index_.count(frame) > 0; }
   // Position in frames() and entries(); -1 when not assigned to this user.
@@ -86,6 +91,9 @@ class Session {
   void write(const LabelSnapshot& s) const;
   bool record_saved(const LabelSnapshot& s);
 
+  // The run whose suggestions this session shows: queue.json's, else "".
+  const std::string& queue_run() const { return queue_run_; }
+
   // The background class (named "background" in the schema), -1 if none.
   int background_class() const;
 
@@ -111,6 +119,9 @@ class Session {
   mutable std::size_t unknown_ = 0;
   mutable FrameProgress progress_;  // over the known entries
   std::uint64_t revision_ = 0;
+  // queue.json's scores (-1: no score) and run; read with the order.
+  mutable std::unordered_map<std::string, double> queue_score_;
+  mutable std::string queue_run_;
   mutable bool temp_files_checked_ = false;
 };
 

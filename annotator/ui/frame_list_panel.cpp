@@ -82,11 +82,16 @@ void FrameListPanel::draw_row(int i) {
                                                            : "[ ]");
   ImGui::SameLine();
   char label[160];
-  std::snprintf(label, sizeof label, "%3d  %s", i + 1, e.frame.c_str());
+  if (e.queue_score)  // an uncertainty-first queue: the model's score says why it is early
+    std::snprintf(label, sizeof label, "%3d  %s  u%.2f", i + 1, e.frame.c_str(), *e.queue_score);
+  else
+    std::snprintf(label, sizeof label, "%3d  %s", i + 1, e.frame.c_str());
   if (ImGui::Selectable(label, i == ws_.current())) ws_.request_open(i);
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("%s: %s, %s spent", e.frame.c_str(), annotator::status_name(e.status),
-                      hms(e.time_spent_s).c_str());
+    ImGui::SetTooltip(
+        "%s: %s, %s spent%s", e.frame.c_str(), annotator::status_name(e.status),
+        hms(e.time_spent_s).c_str(),
+        e.queue_score ? "; early: the model is uncertain here (u = uncertainty)" : "");
   ImGui::PopID();
 }
 

@@ -23,15 +23,22 @@ void LabelCanvasPanel::draw_content() {
       st.show_mask ? (st.outline ? std::max(st.overlay_opacity, 0.85f) : st.overlay_opacity) : 0.f;
   const float bar = ImGui::GetFrameHeightWithSpacing();
   ImVec2 avail = ImGui::GetContentRegionAvail();
-  const CanvasInput in =
-      ws_.view().draw("##canvas", editor.image_texture(), editor.overlay_texture(), doc->size(),
-                      alpha, ImVec2(avail.x, avail.y - bar));
+  const bool suggested = ws_.suggestion_shown();  // the suggestion in place of the mask
+  const CanvasInput in = ws_.view().draw(
+      "##canvas", editor.image_texture(),
+      suggested ? ws_.suggestion_texture() : editor.overlay_texture(), doc->size(),
+      suggested ? std::max(st.overlay_opacity, 0.5f) : alpha, ImVec2(avail.x, avail.y - bar));
   ToolState& tools = ws_.tools();
   if (in.wheel != 0.f) {
     tools.radius = std::clamp(tools.radius + (in.wheel > 0 ? 1 : -1), 0, 200);
     st.brush_radius = tools.radius;
   }
-  if (editor.handle(in, tools)) ws_.after_edit();
+  if (ws_.suggestion() && ImGui::GetIO().KeyAlt) {
+    if (in.inside && ImGui::IsMouseClicked(ImGuiMouseButton_Left))
+      ws_.accept_suggestion(LabelWorkspace::Take::Region, in.pixel_i());
+  } else if (editor.handle(in, tools)) {
+    ws_.after_edit();
+  }
   const auto& schema = ws_.session().project().meta().schema;
   ImU32 colour = IM_COL32(255, 255, 255, 255);
   if (tools.tool != Tool::Eraser && schema.valid_tissue(tools.cls)) {

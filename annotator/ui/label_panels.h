@@ -44,6 +44,7 @@ class ToolsPanel : public Panel {
   void draw_mask(float half);
   void draw_view(float half);
   void draw_frame_state();
+  void draw_suggestion(float half);
   LabelWorkspace& ws_;
 };
 

@@ -261,6 +261,8 @@ void LabelWorkspace::open_index(int index) {
   flush_saves();  // the list shows the status of the frame just left
   editor_.attach(nullptr);
   doc_.reset();
+  suggestion_.reset();
+  suggestion_uploaded_ = false;
   current_ = index;
   const FrameEntry& e = entries()[static_cast<std::size_t>(index)];
   try {
@@ -268,9 +270,37 @@ void LabelWorkspace::open_index(int index) {
     timer_.reset(e.time_spent_s);
     editor_.attach(doc_.get());
     message_.clear();
+    suggestion_ =
+        annotator::load_suggestion_layer(session_.project(), e.frame, session_.queue_run());
+    if (suggestion_) suggestion_->visible = false;  // the annotator's own view first
   } catch (const std::exception& ex) {
     message_ = ex.what();
   }
+}
+
+ImTextureID LabelWorkspace::suggestion_texture() {
+  if (!suggestion_) return ImTextureID{};
+  if (!suggestion_uploaded_) {
+    cv::Mat rgba(suggestion_->mask.size(), CV_8UC4, cv::Scalar::all(0));
+    annotator::render_overlay(suggestion_->mask, palette_, annotator::OverlayMode::Fill,
+                              cv::Rect(0, 0, rgba.cols, rgba.rows), rgba);
+    suggestion_texture_.upload(rgba, false);
+    suggestion_uploaded_ = true;
+  }
+  return suggestion_texture_.id();
+}
+
+void LabelWorkspace::toggle_suggestion() {
+  if (suggestion_) suggestion_->visible = !suggestion_->visible;
+}
+
+void LabelWorkspace::accept_suggestion(Take how, cv::Point at) {
+  if (!doc_ || !suggestion_ || editor_.busy()) return;
+  bool changed = false;
+  if (how == Take::Whole) changed = annotator::accept_whole(*doc_, *suggestion_);
+  if (how == Take::Class) changed = annotator::accept_class(*doc_, *suggestion_, tools_.cls);
+  if (how == Take::Region) changed = annotator::accept_region(*doc_, *suggestion_, at);
+  if (changed) after_edit();
 }
 
 void LabelWorkspace::save_now() {

@@ -10,6 +10,7 @@
 
 #include "annotator/core/autosave.h"
 #include "annotator/core/session.h"
+#include "annotator/core/suggestion_layer.h"
 #include "annotator/ui/canvas_view.h"
 #include "annotator/ui/commands.h"
 #include "annotator/ui/mask_editor.h"
@@ -47,6 +48,12 @@ class LabelWorkspace : public Workspace {
   double time_on_frame() const { return timer_.seconds(); }
   const std::string& save_error() const { return save_error_; }
   const std::string& last_message() const { return message_; }
+  // The model's suggestion for the open frame (pre-labels on), and its colours.
+  const annotator::SuggestionLayer* suggestion() const {
+    return suggestion_ ? &*suggestion_ : nullptr;
+  }
+  bool suggestion_shown() const { return suggestion_ && suggestion_->visible; }
+  ImTextureID suggestion_texture();
 
   // ---- actions (commands and panels call these) ----
   void request_open(int index);                  // applied after the frame
@@ -60,6 +67,10 @@ class LabelWorkspace : public Workspace {
   void redo();
   void fill_unlabeled();
   void remove_islands();
+  void toggle_suggestion();
+  // Takes the suggestion: whole (and its CD), the current class, or the region under `at`.
+  enum class Take { Whole, Class, Region };
+  void accept_suggestion(Take how, cv::Point at = {-1, -1});
   void after_edit();   // autosave after a completed edit
   void save_now();     // hands a snapshot to the autosave writer
   void flush_saves();  // waits for the writer, then records the results
@@ -81,6 +92,9 @@ class LabelWorkspace : public Workspace {
   int current_ = -1;
   std::optional<int> pending_open_;
   std::unique_ptr<annotator::LabelDocument> doc_;
+  std::optional<annotator::SuggestionLayer> suggestion_;
+  GlTexture suggestion_texture_;
+  bool suggestion_uploaded_ = false;
   annotator::WorkTimer timer_;
   MaskEditor editor_;
   CanvasView view_;

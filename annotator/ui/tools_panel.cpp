@@ -19,6 +19,7 @@ void ToolsPanel::draw_content() {
   cd_buttons(ws_.commands(), ws_.session().project().meta().schema);
   ImGui::Separator();
   draw_mask(half);
+  draw_suggestion(half);
   ImGui::Separator();
   draw_view(half);
   ImGui::Separator();
@@ -76,6 +77,28 @@ void ToolsPanel::draw_view(float half) {
   cmd.button("view.fit", half, "Fit  Home");
   ImGui::SameLine();
   cmd.button("label.next_todo", half, "Next to do  Enter");
+}
+
+// The model's suggestion (pre-labels on): show it, take it whole, by class or by region.
+void ToolsPanel::draw_suggestion(float half) {
+  const annotator::SuggestionLayer* s = ws_.suggestion();
+  if (!s) return;
+  const auto& schema = ws_.session().project().meta().schema;
+  ImGui::Separator();
+  ImGui::TextDisabled("SUGGESTION (run %s)", s->info.run.c_str());
+  ImGui::Text("CD %s, uncertainty %.2f",
+              schema.valid_cd(s->info.cd)
+                  ? schema.cd[static_cast<std::size_t>(s->info.cd)].name.c_str()
+                  : "?",
+              uncertainty_score(s->info));
+  if (ImGui::Button(ws_.suggestion_shown() ? "Hide suggestion" : "Show suggestion", ImVec2(-1, 0)))
+    ws_.toggle_suggestion();
+  if (ImGui::Button("Accept whole", ImVec2(half, 0)))
+    ws_.accept_suggestion(LabelWorkspace::Take::Whole);
+  ImGui::SameLine();
+  if (ImGui::Button("Accept class", ImVec2(half, 0)))
+    ws_.accept_suggestion(LabelWorkspace::Take::Class);
+  ImGui::TextDisabled("Alt+click: accept the region under the cursor");
 }
 
 // What the frame still needs, the undo memory, and a failed save in red.
