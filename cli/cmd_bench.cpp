@@ -92,7 +92,7 @@ void register_bench_train(CLI::App* bench, Registry& reg) {
   cmd->add_option("--script", *script,
                   "The peer script (default: share/excap/peers/bench_train_reference.py)");
   cmd->add_flag("--conv-peak,!--no-conv-peak", opt->conv_peak, "Also measure the 3x3 conv peak");
-  cmd->add_option("--cpu-fast", opt->cpu_fast, "C++ CPU speed policy: auto or off")
+  cmd->add_option("--cpu-fast", opt->cpu_fast, "C++ CPU speed policy: auto, channels-last or off")
       ->capture_default_str();
   cmd->add_option("--amp", opt->amp, "C++ step: off, or bf16 (CPU autocast)")
       ->capture_default_str();

@@ -172,8 +172,9 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
                     "Mixed precision: off, fp16 (CUDA), bf16 (CPU: forced even without bf16 "
                     "instructions)");
   cmd->add_option("--cpu-fast", cfg.cpu_fast,
-                  "CPU speed policy: auto (channels-last, bf16 where the CPU has it) or off")
-      ->check(CLI::IsMember({"auto", "off"}))
+                  "CPU speed policy: auto (bf16 where the CPU has it), channels-last (auto "
+                  "with NHWC) or off")
+      ->check(CLI::IsMember({"auto", "channels-last", "off"}))
       ->capture_default_str();
   cmd->add_option("--threads", cfg.threads, "CPU threads (0: all)")->capture_default_str();
   cmd->add_option("--seed", cfg.seed, "Seed of initialisation, batches and augmentation")

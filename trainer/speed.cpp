@@ -69,8 +69,8 @@ void choose_cpu_bf16(SpeedPolicy& p, AmpMode amp, bool fast, const CpuFeatures& 
 
 SpeedPolicy choose_speed(const torch::Device& device, AmpMode amp, const std::string& cpu_fast,
                          const CpuFeatures& cpu) {
-  if (cpu_fast != "auto" && cpu_fast != "off")
-    throw Error("--cpu-fast " + cpu_fast, "must be auto or off");
+  if (cpu_fast != "auto" && cpu_fast != "off" && cpu_fast != "channels-last")
+    throw Error("--cpu-fast " + cpu_fast, "must be auto, channels-last or off");
   SpeedPolicy p;
   p.mode = cpu_fast;
   if (device.is_cuda()) {  // CUDA AMP is the trainer's own (--amp); only the layout is ours
@@ -82,11 +82,14 @@ SpeedPolicy choose_speed(const torch::Device& device, AmpMode amp, const std::st
   }
   if (amp == AmpMode::Fp16)
     throw Error("--amp fp16", "CPU autocast has no fp16; use --amp bf16 or --amp off on CPU");
-  const bool fast = cpu_fast == "auto";
-  p.channels_last = fast;
-  p.channels_last_why = fast ? "auto: NHWC oneDNN convolutions, batch norm and pooling "
-                               "without layout reorders"
-                             : "off: --cpu-fast off";
+  const bool fast = cpu_fast != "off";
+  // Measured here (LibTorch 1.13, AVX2): the NHWC training step was not faster than NCHW,
+  // so auto keeps NCHW on CPU; --cpu-fast channels-last asks for NHWC.
+  p.channels_last = cpu_fast == "channels-last";
+  p.channels_last_why = p.channels_last ? "--cpu-fast channels-last"
+                        : fast ? "auto: NCHW; the NHWC CPU training step of LibTorch 1.13 was "
+                                 "not faster in `excap bench train` (docs/performance.md)"
+                               : "off: --cpu-fast off";
   choose_cpu_bf16(p, amp, fast, cpu);
   p.mkldnn = at::hasMKLDNN() && (fast || at::globalContext().userEnabledMkldnn());
   p.mkldnn_why = !at::hasMKLDNN() ? "this LibTorch has no oneDNN"

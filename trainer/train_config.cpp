@@ -47,7 +47,6 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"alpha", c.alpha},
        {"learned_task_weights", c.weighting == model::TaskWeighting::Learned},
        {"augment", c.augment},
-       {"sync_bn", c.sync_bn},
        {"val_interval", c.effective_val_interval()},
        {"log_interval", c.log_interval},
        {"checkpoint_interval", c.effective_checkpoint_interval()},
@@ -59,6 +58,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"init", c.init},
        {"explode_loss", c.explode_loss}};
   if (c.cpu_fast != "auto") j["cpu_fast"] = c.cpu_fast;  // older configs round-trip unchanged
+  if (c.sync_bn) j["sync_bn"] = true;
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {

@@ -245,12 +245,15 @@ std::unique_ptr<LabelDocument> Session::open_frame(const std::string& frame) con
   cv::Mat image = read_frame(project_.frame_path(frame));
   cv::Mat mask;
   std::optional<int> cd;
-  if (auto rec = project_.load_label(user_, frame)) cd = rec->cd;
+  std::optional<SuggestionOrigin> origin;
+  if (auto rec = project_.load_label(user_, frame)) cd = rec->cd, origin = rec->from_suggestion;
   const fs::path mpath = project_.label_mask_path(user_, frame);
   std::error_code ec;
   if (fs::exists(mpath, ec)) mask = read_mask(mpath);
-  return std::make_unique<LabelDocument>(project_.meta().schema, frame, image, mask, cd,
-                                         frame_fov_mask(image), background_class());
+  auto doc = std::make_unique<LabelDocument>(project_.meta().schema, frame, image, mask, cd,
+                                             frame_fov_mask(image), background_class());
+  if (origin) doc->set_origin(*origin);
+  return doc;
 }
 
 LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) const {
@@ -263,6 +266,7 @@ LabelSnapshot Session::snapshot(const LabelDocument& doc, double time_spent_s) c
   s.time_spent_s = time_spent_s;
   s.done = doc.completeness().done();
   s.became_done = s.done && entry(s.frame).status != FrameStatus::Done;
+  s.origin = doc.origin();
   return s;
 }
 
@@ -276,6 +280,7 @@ void Session::write(const LabelSnapshot& s) const {
   rec.user = user_;
   rec.cd = s.cd;
   rec.time_spent_s = s.time_spent_s;
+  if (s.origin && !rec.from_suggestion) rec.from_suggestion = s.origin;
   const std::string now = now_iso8601();
   if (rec.created.empty()) rec.created = now;
   rec.updated = now;
@@ -284,6 +289,7 @@ void Session::write(const LabelSnapshot& s) const {
   change.save_label(rec);
   nlohmann::json details{{"frame", s.frame}, {"time_spent_s", s.time_spent_s}};
   if (s.cd) details["cd"] = *s.cd;
+  if (rec.from_suggestion) details["from_suggestion"] = rec.from_suggestion->run;
   change.commit(details);
 }
 

@@ -102,7 +102,7 @@ TEST_CASE("order_by_uncertainty: ties keep their previous place") {
   CHECK(got == std::vector<std::string>{"w", "y", "z", "x"});
 }
 
-TEST_CASE("labels record their origin; agreement is split by pre-labeled and from scratch") {
+TEST_CASE("labels record their origin, and agreement is split by pre-labeled and from scratch") {
   test::CurationProject cp("agreement-origin");
   cp.add_frames(5);
   cp.assign_all({"a", "b"});

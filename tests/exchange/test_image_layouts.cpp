@@ -315,7 +315,8 @@ TEST_CASE("a layout's bad file is named and nothing of the run is imported") {
   }
 }
 
-TEST_CASE("a zip export's bad entry is named inside the zip; an existing split is not replaced") {
+TEST_CASE(
+    "a zip export's bad entry is named inside the zip, and an existing split is not replaced") {
   test::ScratchDir tmp("layouts_zip_refusals");
   Project p = Project::create(tmp / "p", bleeding_schema(), test::curation_users());
   write_cvat(tmp / "export");
@@ -350,7 +351,7 @@ TEST_CASE("a zip export's bad entry is named inside the zip; an existing split i
   CHECK(test::tree_snapshot(p.root()) == with_split);
 }
 
-TEST_CASE("excap import-images --mmseg and --cvat print the split; a refusal exits 1") {
+TEST_CASE("excap import-images --mmseg and --cvat print the split, and a refusal exits 1") {
   test::ScratchDir tmp("layouts_cli");
   Project::create(tmp / "p", bleeding_schema(), test::curation_users());
   const std::string excap = test::built_binary("excap"), dir = (tmp / "p").string();

@@ -21,11 +21,6 @@ namespace {
 
 std::string excap_cmd() { return test::built_binary("excap"); }
 
-std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
-  argv.insert(argv.end(), more.begin(), more.end());
-  return argv;
-}
-
 // A packed 32x32 synthetic project, users added, a 4-iteration tiny run "a",
 // and 3 unlabeled 40x40 frames (no final label) beside the labeled ones.
 std::string trained_project(const test::ScratchDir& dir) {

@@ -221,7 +221,7 @@ TEST_CASE("distributed: SyncBN keeps torchvision's names and equals BatchNorm2d 
   CHECK(sync->num_batches_tracked.item<int64_t>() == 1);
 }
 
-TEST_CASE("distributed: 2 Gloo processes x batch 4 equal 1 process x batch 8; resume on 1") {
+TEST_CASE("distributed: 2 Gloo processes x batch 4 equal 1 process x batch 8, and resume on 1") {
   test::ScratchDir dir("trainer_ddp");
   const std::string d = packed_project(dir);
   std::string out;

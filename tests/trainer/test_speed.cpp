@@ -82,10 +82,11 @@ TEST_CASE("cpu flags: bf16 counts only with AVX512-BF16 or AMX-BF16") {
   CHECK_FALSE(parse_cpu_flags("no flags here\n").bf16_fast());
 }
 
-TEST_CASE("speed policy: auto picks bf16 only where the CPU has it; --amp bf16 forces it") {
+TEST_CASE("speed policy: auto picks bf16 only where the CPU has it, and --amp bf16 forces it") {
   const torch::Device cpu(torch::kCPU);
   const SpeedPolicy avx2 = choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAvx2Only));
-  CHECK(avx2.channels_last);
+  CHECK_FALSE(avx2.channels_last);  // NCHW unless asked: NHWC was not faster on CPU
+  CHECK(choose_speed(cpu, AmpMode::Off, "channels-last", parse_cpu_flags(kAvx2Only)).channels_last);
   CHECK_FALSE(avx2.bf16_autocast);
   CHECK(avx2.bf16_why.find("AVX2 only") != std::string::npos);
   const SpeedPolicy bf = choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAvx512Bf16));
@@ -111,7 +112,7 @@ TEST_CASE("a run's config.json records the speed policy it chose and why") {
   const auto j = read_json_file(root / "runs" / "auto" / "config.json");
   REQUIRE(j.contains("speed"));
   CHECK(j["speed"]["cpu_fast"] == "auto");
-  CHECK(j["speed"]["channels_last"]["on"] == true);
+  CHECK(j["speed"]["channels_last"]["on"] == false);
   CHECK(j["speed"]["bf16_autocast"]["on"] == host_cpu_features().bf16_fast());
   CHECK_FALSE(j["speed"]["bf16_autocast"]["why"].get<std::string>().empty());
 
@@ -128,6 +129,7 @@ TEST_CASE("channels-last training follows the default memory format's weights") 
   test::ScratchDir dir("speed_layout");
   const fs::path root = tiny_project(dir);
   TrainConfig c = tiny_config("nhwc", 4);
+  c.cpu_fast = "channels-last";
   c.val_subset.clear();
   REQUIRE(train(root, c).status == TrainOutcome::Status::Finished);
   c.run = "nchw";
