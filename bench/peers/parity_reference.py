@@ -152,8 +152,9 @@ def main():
     t0 = time.perf_counter()
     loss = train(net, data, order, rc, ignore)
     seconds = time.perf_counter() - t0
-    # Each tensor in the shape ExCap wrote it (LibTorch keeps num_batches_tracked as [1], torch as []).
-    final = {k: v.reshape(tensors[k].shape) if k in tensors else v for k, v in net.state_dict().items()}
+    # num_batches_tracked as the 0-d tensor ExCap's model holds (this peer's reader gives it as [1]).
+    final = {k: v.reshape(() if k.endswith("num_batches_tracked") else v.shape)
+             for k, v in net.state_dict().items()}
     write_safetensors(args.out, final, {"format": "pt", "excap_model_config": json.dumps(cfg)})
     result = {"steps": int(order.shape[0]), "seconds": seconds, "loss": loss,
               "torch": torch.__version__, "threads": torch.get_num_threads()}
