@@ -48,8 +48,12 @@ std::unique_ptr<AdjudicationDocument> AdjudicationSession::open_frame(
   std::optional<int> draft_cd;
   std::error_code ec;
   if (auto rec = project_.load_label(expert_, frame)) draft_cd = rec->cd;
-  if (fs::exists(project_.label_mask_path(expert_, frame), ec))
+  if (fs::exists(project_.label_mask_path(expert_, frame), ec)) {
     draft = read_mask(project_.label_mask_path(expert_, frame));
+  } else if (auto decided = load_final_label(project_, frame)) {  // reviewing a decision
+    draft = read_mask(project_.final_mask_path(frame));
+    draft_cd = decided->cd;
+  }
   const cv::Mat fov = frame_fov_mask(c.image);
   return std::make_unique<AdjudicationDocument>(project_.meta().schema, std::move(c), fov, draft,
                                                 draft_cd,
@@ -74,14 +78,16 @@ void AdjudicationSession::save_draft(AdjudicationDocument& doc, double time_spen
   f.mark_saved();
 }
 
-std::string AdjudicationSession::accept(AdjudicationDocument& doc) const {
+std::string AdjudicationSession::accept(AdjudicationDocument& doc, bool revise) const {
   LabelDocument& f = doc.final_label();
   const Completeness c = f.completeness();
   if (!c.done()) throw Error("frame " + f.frame_id(), "cannot accept: " + c.message());
   AdjudicationDraft draft(doc.adjudication_case());
   draft.repaint(f.mask());
   draft.set_cd(*f.cd());
-  const FinalLabel fl = save_expert_decision(project_, draft, expert_);
+  SaveOptions options;
+  options.replace_expert_decision = revise;
+  const FinalLabel fl = save_expert_decision(project_, draft, expert_, options);
   f.mark_saved();
   return fl.source;
 }

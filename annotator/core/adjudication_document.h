@@ -35,9 +35,13 @@ class AdjudicationSession {
   // label), not labeled by this expert as an annotator, in frame id order.
   std::vector<std::string> undecided() const;
   // Throws Error when the frame is not ready or the expert is one of its annotators.
+  // The final label starts from the expert's draft, else from the frame's
+  // final label when it is decided, else from where the annotators agree.
   std::unique_ptr<AdjudicationDocument> open_frame(const std::string& frame) const;
-  // Writes final/<frame>.png and .json; returns the recorded source.
-  std::string accept(AdjudicationDocument& doc) const;
+  // Writes final/<frame>.png and .json; returns the recorded source. An
+  // expert's earlier decision is replaced only when `revise` (a frame opened
+  // for review), else refused with the reason.
+  std::string accept(AdjudicationDocument& doc, bool revise = false) const;
   void save_draft(AdjudicationDocument& doc, double time_spent_s) const;
 
  private:

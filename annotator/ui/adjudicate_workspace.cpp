@@ -149,6 +149,22 @@ bool AdjudicateWorkspace::open_frame_id(const std::string& frame) {
   return false;
 }
 
+bool AdjudicateWorkspace::open_for_review(const std::string& frame) {
+  if (!session_) return false;
+  if (open_frame_id(frame)) return true;
+  try {
+    session_->open_frame(frame);  // throws the reason when it cannot be adjudicated
+  } catch (const std::exception& e) {
+    message_ = e.what();
+    return false;
+  }
+  queue_.insert(queue_.begin(), frame);
+  reviewing_.push_back(frame);
+  open_index(0);
+  message_ = "Reviewing decided frame " + frame + ": accepting revises its final label";
+  return true;
+}
+
 void AdjudicateWorkspace::request_open(int index) {
   if (index >= 0 && index < static_cast<int>(queue_.size())) pending_ = index;
 }
@@ -235,6 +251,7 @@ void AdjudicateWorkspace::after_edit() {
   try {
     session_->save_draft(*doc_, timer_.seconds());
     save_error_.clear();
+    trace_.line("saved draft " + doc_->frame_id());
   } catch (const std::exception& e) {
     save_error_ = std::string("NOT SAVED: ") + e.what();
   }
@@ -263,10 +280,15 @@ void AdjudicateWorkspace::redo() {
 void AdjudicateWorkspace::accept() {
   if (!doc_) return;
   try {
-    const std::string source = session_->accept(*doc_);
-    message_ = "Accepted " + doc_->frame_id() + " (" + source + ")";
-    ++decided_;
     const std::string done = doc_->frame_id();
+    const auto review = std::find(reviewing_.begin(), reviewing_.end(), done);
+    const std::string source = session_->accept(*doc_, review != reviewing_.end());
+    message_ = "Accepted " + done + " (" + source + ")";
+    trace_.line("saved final " + done + " " + source);
+    if (review != reviewing_.end())
+      reviewing_.erase(review);
+    else
+      ++decided_;
     editor_.attach(nullptr);
     doc_.reset();
     queue_.erase(std::remove(queue_.begin(), queue_.end(), done), queue_.end());

@@ -15,6 +15,7 @@
 #include "annotator/ui/mask_editor.h"
 #include "annotator/ui/panel.h"
 #include "annotator/ui/settings.h"
+#include "annotator/ui/trace.h"
 
 namespace excap::studio {
 
@@ -53,9 +54,15 @@ class AdjudicateWorkspace : public Workspace {
   bool show_diff() const { return show_diff_; }
   int diff_class() const { return diff_class_; }
   int decided() const { return decided_; }
+  // Test hook (--trace): "saved draft F", "saved final F SOURCE" and the final view's target.
+  TraceHook& trace() { return trace_; }
 
   // ---- actions ----
   bool open_frame_id(const std::string& frame);
+  // A frame already decided (opened from Results): shown with its final label
+  // at the head of the list; accepting it revises the decision. False, with
+  // the reason in the status line, when it cannot be adjudicated.
+  bool open_for_review(const std::string& frame);
   void request_open(int index);
   void take(int which);
   void take_region(int region, int which);
@@ -93,6 +100,8 @@ class AdjudicateWorkspace : public Workspace {
   bool pick_mode_ = true, show_diff_ = false;
   int diff_class_ = -1;  // -1: any disagreement
   std::string message_, save_error_;
+  std::vector<std::string> reviewing_;  // decided frames opened for review
+  TraceHook trace_;
   std::unique_ptr<AdjudicationQueuePanel> queue_panel_;
   std::unique_ptr<ComparePanel> compare_panel_;
   std::unique_ptr<DecisionPanel> decision_panel_;

@@ -101,8 +101,15 @@ const Command* CommandList::find(const std::string& id) const {
 bool CommandList::run(const std::string& id) {
   const Command* c = find(id);
   if (!c || !is_enabled(*c) || !c->run) return false;
-  c->run();
+  invoke(*c);
   return true;
+}
+
+// The id is copied first: a command may rebuild the list it lives in.
+void CommandList::invoke(const Command& c) {
+  const std::string id = c.id;
+  c.run();
+  if (observer_) observer_(id);
 }
 
 void CommandList::handle_shortcuts() {
@@ -126,7 +133,7 @@ void CommandList::draw_menu_items(const std::string& menu) {
     if (ImGui::MenuItem(c.label.c_str(), sc.empty() ? nullptr : sc.c_str(), checked,
                         is_enabled(c)) &&
         c.run)
-      c.run();
+      invoke(c);
     if (!c.tooltip.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", c.tooltip.c_str());
   }
 }
@@ -162,7 +169,7 @@ bool CommandList::button(const std::string& id, float width, const char* overrid
   if (!enabled) ImGui::PopStyleVar();
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip_text(id).c_str());
   if (pressed && enabled && c->run) {
-    c->run();
+    invoke(*c);
     return true;
   }
   return false;

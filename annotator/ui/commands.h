@@ -48,9 +48,15 @@ class CommandList {
   // The tooltip text for a command, shortcut included.
   std::string tooltip_text(const std::string& id) const;
   const std::vector<Command>& all() const { return commands_; }
+  // Test hook (--trace): told the id of every command run, by key, menu or button.
+  void set_observer(std::function<void(const std::string&)> observer) {
+    observer_ = std::move(observer);
+  }
 
  private:
+  void invoke(const Command& c);
   std::vector<Command> commands_;
+  std::function<void(const std::string&)> observer_;
 };
 
 }  // namespace excap::studio

@@ -60,11 +60,18 @@ CanvasInput ComparePanel::draw_final() {
           ? "  (diff view: magenta = disagree; per class: orange 1 only, blue 2 only, green both)"
           : "");
   const ImVec2 rest = ImGui::GetContentRegionAvail();
-  return ws_.final_view().draw("##final", editor.image_texture(),
-                               ws_.show_diff() ? ws_.diff_texture() : editor.overlay_texture(),
-                               ws_.doc()->final_label().size(),
-                               ws_.show_diff() ? 0.85f : (st.show_mask ? st.overlay_opacity : 0.f),
-                               rest);
+  const CanvasInput in = ws_.final_view().draw(
+      "##final", editor.image_texture(),
+      ws_.show_diff() ? ws_.diff_texture() : editor.overlay_texture(),
+      ws_.doc()->final_label().size(),
+      ws_.show_diff() ? 0.85f : (st.show_mask ? st.overlay_opacity : 0.f), rest);
+  if (ws_.trace().on()) {
+    const cv::Size image = ws_.doc()->final_label().size();
+    ws_.trace().target("final " + ws_.doc()->frame_id(), ws_.final_view().to_screen({0, 0}),
+                       ws_.final_view().to_screen(
+                           {static_cast<float>(image.width), static_cast<float>(image.height)}));
+  }
+  return in;
 }
 
 // Region picking: the region under the pointer is outlined; left click takes

@@ -28,6 +28,12 @@ void LabelCanvasPanel::draw_content() {
       "##canvas", editor.image_texture(),
       suggested ? ws_.suggestion_texture() : editor.overlay_texture(), doc->size(),
       suggested ? std::max(st.overlay_opacity, 0.5f) : alpha, ImVec2(avail.x, avail.y - bar));
+  if (ws_.trace().on()) {
+    const cv::Size image = doc->size();
+    ws_.trace().target(
+        "canvas " + doc->frame_id(), ws_.view().to_screen({0, 0}),
+        ws_.view().to_screen({static_cast<float>(image.width), static_cast<float>(image.height)}));
+  }
   ToolState& tools = ws_.tools();
   if (in.wheel != 0.f) {
     tools.radius = std::clamp(tools.radius + (in.wheel > 0 ? 1 : -1), 0, 200);

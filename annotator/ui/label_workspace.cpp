@@ -321,6 +321,7 @@ void LabelWorkspace::collect_saves() {
       continue;
     }
     save_error_.clear();
+    trace_.line("saved label " + r.snapshot.frame);
     if (session_.record_saved(r.snapshot)) message_ = "Frame done: " + r.snapshot.frame;
   }
 }

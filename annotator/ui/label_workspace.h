@@ -16,6 +16,7 @@
 #include "annotator/ui/mask_editor.h"
 #include "annotator/ui/panel.h"
 #include "annotator/ui/settings.h"
+#include "annotator/ui/trace.h"
 
 namespace excap::studio {
 
@@ -54,6 +55,9 @@ class LabelWorkspace : public Workspace {
   }
   bool suggestion_shown() const { return suggestion_ && suggestion_->visible; }
   ImTextureID suggestion_texture();
+  // Test hook (--trace): "saved label FRAME" per landed save, and the targets
+  // the panels report (the canvas image, the suggestion buttons).
+  TraceHook& trace() { return trace_; }
 
   // ---- actions (commands and panels call these) ----
   void request_open(int index);                  // applied after the frame
@@ -100,6 +104,7 @@ class LabelWorkspace : public Workspace {
   CanvasView view_;
   ToolState tools_;
   std::string save_error_, message_;
+  TraceHook trace_;
   std::unique_ptr<FrameListPanel> frames_panel_;
   std::unique_ptr<ToolsPanel> tools_panel_;
   std::unique_ptr<LabelCanvasPanel> canvas_panel_;

@@ -30,8 +30,7 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
   }
   if (active_ == "clips") open_clips();
   if (active_ == "results") open_results();
-  if (active_ == "adjudicate")
-    adjudicate_ = std::make_unique<AdjudicateWorkspace>(options.project, options.user, settings_);
+  if (active_ == "adjudicate") open_adjudicate();
   if (!options.frame.empty()) {
     bool found = false;
     if (active_ == "adjudicate")
@@ -102,14 +101,38 @@ void Studio::open_results() {
   }
 }
 
+void Studio::open_adjudicate() {
+  if (adjudicate_) return;
+  adjudicate_ = std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
+  adjudicate_->trace().set(trace_);
+}
+
 void Studio::set_trace(std::function<void(const std::string&)> trace) {
   trace_ = std::move(trace);
   if (results_) results_->set_trace(trace_);
+  label_->trace().set(trace_);
+  if (adjudicate_) adjudicate_->trace().set(trace_);
+  commands_.set_observer(trace_ ? [this](const std::string& id) { this->trace("command " + id); }
+                                : std::function<void(const std::string&)>());
   this->trace("workspace " + active_);
 }
 
-// A worst frame opens in Adjudicate when it is in the expert's queue, else in
-// Label when it is in the user's list; a triage moment opens in Clips.
+// With --trace: where the left button is held (each frame it is pressed or
+// moves) and where it is let go, so a scripted drag knows every point was seen.
+void Studio::trace_pointer() const {
+  if (!trace_) return;
+  const ImGuiIO& io = ImGui::GetIO();
+  const std::string at = " " + std::to_string(static_cast<int>(io.MousePos.x)) + " " +
+                         std::to_string(static_cast<int>(io.MousePos.y));
+  if (ImGui::IsMouseDown(ImGuiMouseButton_Left) && (ImGui::IsMouseClicked(ImGuiMouseButton_Left) ||
+                                                    io.MouseDelta.x != 0 || io.MouseDelta.y != 0))
+    trace("pointer down" + at);
+  if (ImGui::IsMouseReleased(ImGuiMouseButton_Left)) trace("pointer up" + at);
+}
+
+// A worst frame opens in Adjudicate when the expert may adjudicate it
+// (undecided, or decided and opened for review), else in Label when it is in
+// the user's list; a triage moment opens in Clips.
 void Studio::apply_results_jump(const ResultsJump& jump) {
   try {
     if (!jump.frame.empty()) return open_frame_from_results(jump.frame);
@@ -136,10 +159,9 @@ void Studio::apply_results_jump(const ResultsJump& jump) {
 
 void Studio::open_frame_from_results(const std::string& frame) {
   if (is_expert_) {
-    if (!adjudicate_)
-      adjudicate_ =
-          std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
-    if (adjudicate_->open_frame_id(frame)) {
+    open_adjudicate();
+    // Undecided frames are in the queue; a decided one opens for review.
+    if (adjudicate_->open_for_review(frame)) {
       switch_to("adjudicate");
       trace("open adjudicate " + frame);
       return;
@@ -150,7 +172,8 @@ void Studio::open_frame_from_results(const std::string& frame) {
     trace("open label " + frame);
     return;
   }
-  message_ = "Frame " + frame + " is neither in your list nor in your adjudication queue";
+  message_ = "Frame " + frame + " is neither in your list nor one you may adjudicate";
+  trace("open none " + frame);
 }
 
 void Studio::rebuild_commands() {
@@ -209,6 +232,7 @@ void Studio::frame(double dt) {
   const bool had_input = io.MouseDelta.x != 0 || io.MouseDelta.y != 0 || io.MouseWheel != 0 ||
                          ImGui::IsAnyMouseDown() || io.InputQueueCharacters.Size > 0;
   label_->tick(dt, had_input);
+  trace_pointer();
   commands_.handle_shortcuts();
 
   const float menu_h = draw_menu_bar();
@@ -292,9 +316,7 @@ void Studio::apply_workspace_switch() {
   try {
     if (next == "clips") open_clips();
     if (next == "results") open_results();
-    if (next == "adjudicate" && !adjudicate_)
-      adjudicate_ =
-          std::make_unique<AdjudicateWorkspace>(options_.project, options_.user, settings_);
+    if (next == "adjudicate") open_adjudicate();
     if (next != active_) workspace()->shutdown();
     active_ = next;
     message_.clear();

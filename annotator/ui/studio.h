@@ -62,6 +62,8 @@ class Studio {
   void switch_to(const std::string& name);  // applied after the frame
   void open_clips();                        // throws Error for a role that may not
   void open_results();                      // the same roles as Clips
+  void open_adjudicate();                   // created on first use, traced
+  void trace_pointer() const;
   void apply_results_jump(const ResultsJump& jump);
   void open_frame_from_results(const std::string& frame);
   void trace(const std::string& line) const {

@@ -93,11 +93,14 @@ void ToolsPanel::draw_suggestion(float half) {
               uncertainty_score(s->info));
   if (ImGui::Button(ws_.suggestion_shown() ? "Hide suggestion" : "Show suggestion", ImVec2(-1, 0)))
     ws_.toggle_suggestion();
+  ws_.trace().target_item("suggestion-show");
   if (ImGui::Button("Accept whole", ImVec2(half, 0)))
     ws_.accept_suggestion(LabelWorkspace::Take::Whole);
+  ws_.trace().target_item("suggestion-whole");
   ImGui::SameLine();
   if (ImGui::Button("Accept class", ImVec2(half, 0)))
     ws_.accept_suggestion(LabelWorkspace::Take::Class);
+  ws_.trace().target_item("suggestion-class");
   ImGui::TextDisabled("Alt+click: accept the region under the cursor");
 }
 
