@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 
 #include "annotator/core/adjudication_document.h"
+#include "annotator/core/fov.h"
 #include "annotator/core/session.h"
 #include "annotator/core/tools.h"
 #include "common/error.h"
+#include "media/imageio.h"
 #include "support/project_builder.h"
 #include "test_support.h"
 
@@ -138,4 +140,24 @@ TEST_CASE("expert's draft is autosaved and restored") {
   auto doc = s.open_frame("v1_00000");
   CHECK(doc->final_label().mask().at<std::uint8_t>(31, 31) == 3);
   CHECK(doc->final_label().mask().at<std::uint8_t>(60, 60) == kUnlabeled);
+}
+
+TEST_CASE("a decided frame reopens with its final label, and only a revision replaces it") {
+  test::ScratchDir dir("studio-adj-review");
+  Project p = test::make_studio_project(dir / "proj", 1);
+  label_both(dir / "proj", "v1_00000", 0, 0);
+  // Decided elsewhere: blurred tissue in the field of view, CD 1.
+  cv::Mat decided(96, 96, CV_8UC1, cv::Scalar(0));
+  decided.setTo(2, frame_fov_mask(read_frame(p.frame_path("v1_00000"))));
+  test::add_final(p, "v1_00000", 1, decided, "repainted", "expert");
+  const AdjudicationSession s = AdjudicationSession::open(dir / "proj", "expert");
+  CHECK(s.undecided().empty());
+  auto doc = s.open_frame("v1_00000");
+  CHECK(cv::countNonZero(doc->final_label().mask() != decided) == 0);
+  CHECK(doc->final_label().cd() == 1);
+  CHECK(doc->take(1));
+  CHECK_THROWS_AS(s.accept(*doc), Error);  // an expert's decision is not replaced unasked
+  CHECK(s.project().load_final("v1_00000")->source == "repainted");
+  CHECK(s.accept(*doc, true) == "B");
+  CHECK(s.project().load_final("v1_00000")->cd == 0);
 }

@@ -1,123 +1,36 @@
-// The Results workspace used as people use it: excap-studio under Xvfb,
-// real pointer input through xdotool (XTEST), and the studio's --trace file
-// on disk to see where the click led. Skipped with a message when xvfb-run
-// or xdotool is missing.
+// The Results workspace used as people use it (gui_harness.h): real pointer
+// input under Xvfb, the studio's --trace file to see where the click led.
+// Skipped with a message when xvfb-run or xdotool is missing.
 #include <doctest/doctest.h>
 
 #include <fstream>
-#include <iostream>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "common/process.h"
+#include "gui_harness.h"
+#include "media/imageio.h"
 #include "results_fixture.h"
 #include "stage1/stage1.h"
 #include "test_support.h"
 
 using namespace excap;
 
+namespace gui = excap::test::gui;
+
 namespace {
 
-bool have_gui_tools() {
-  for (const char* tool : {"xvfb-run", "xdotool"})
-    if (!excap::program_available(tool)) {
-      std::cout << "[skip] " << tool
-                << " is missing: the Results GUI test needs xvfb and xdotool\n";
-      return false;
-    }
-  return true;
-}
-
-// Starts the studio in the background, then for each step "TARGET=EXPECT"
-// (steps joined by ';'; a TARGET "!command" runs the command instead of a
-// click): waits for the trace line of the target, clicks its
-// centre (press, pause, release: one ImGui frame sees each) and waits for a
-// trace line starting with EXPECT. Then quits with Ctrl+Q, held long enough
-// for a frame to see it (killed if it does not quit). Waits are bounded polls, not timed
-// assertions.
-const char* kScript = R"SH(
-set -u
-trace="$1"; steps="$2"; shift 2
-"$@" &
-pid=$!
-wait_for() {
-  for _ in $(seq 1 600); do
-    grep -q "$1" "$trace" 2>/dev/null && return 0
-    kill -0 $pid 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-click() {
-  set -- $(grep "^target $1 " "$trace" | tail -1 | awk '{print $(NF-3), $(NF-2), $(NF-1), $NF}')
-  xdotool mousemove --sync $(( $1 + $3 / 2 )) $(( $2 + $4 / 2 ))
-  sleep 0.3; xdotool mousedown 1; sleep 0.3; xdotool mouseup 1
-}
-IFS=';' read -ra list <<< "$steps"
-for step in "${list[@]}"; do
-  target="${step%%=*}"; expect="${step#*=}"
-  if [ "${target#!}" != "$target" ]; then
-    eval "${target#!}"
-  else
-    wait_for "^target $target " || { echo "no target $target"; cat "$trace"; kill $pid; exit 3; }
-    sleep 0.5
-    click "$target"
-  fi
-  wait_for "^$expect" || { echo "no line $expect"; cat "$trace"; kill $pid; exit 4; }
-done
-wid=$(xdotool search --name "ExCap Studio" | head -1)
-[ -n "$wid" ] && xdotool windowfocus --sync "$wid"
-xdotool keydown ctrl; xdotool keydown q; sleep 0.3; xdotool keyup q; xdotool keyup ctrl
-for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && { echo "studio did not quit on Ctrl+Q"; kill $pid; }
-wait $pid
-)SH";
-
-int run_scenario(const test::ScratchDir& dir, const std::vector<std::string>& studio_args,
-                 const std::string& steps, std::string* out) {
-  const fs::path script = dir / "scenario.sh";
-  std::ofstream(script) << kScript;
-  std::vector<std::string> argv = {"xvfb-run",
-                                   "-a",
-                                   "-s",
-                                   "-screen 0 1280x800x24",
-                                   "bash",
-                                   script.string(),
-                                   (dir / "trace.txt").string(),
-                                   steps,
-                                   test::built_binary("excap-studio")};
-  argv.insert(argv.end(), studio_args.begin(), studio_args.end());
-  const int rc = test::run_command(argv, out);
-  if (rc != 0) std::cout << *out << "\n";
-  return rc;
-}
+bool have_gui_tools() { return gui::have_gui_tools("the Results GUI test"); }
 
 std::vector<std::string> studio_args(const test::ScratchDir& dir, const std::string& user) {
-  return {(dir / "p").string(),
-          "--user",
-          user,
-          "--workspace",
-          "results",
-          "--settings",
-          (dir / "s.json").string(),
-          "--trace",
-          (dir / "trace.txt").string()};
+  return gui::studio_args(dir, user, "results");
 }
 
-std::vector<std::string> trace_lines(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool has_line(const std::vector<std::string>& lines, const std::string& prefix) {
-  for (const auto& l : lines)
-    if (l.rfind(prefix, 0) == 0) return true;
-  return false;
-}
+using gui::has_line;
+using gui::trace_lines;
 
 }  // namespace
 
@@ -126,12 +39,41 @@ TEST_CASE("studio Results: clicking a worst frame opens it in Label") {
   test::ScratchDir dir("results-gui-worst");
   test::make_results_project(dir / "p", 4, {"a", "b", "expert"});
   std::string out;
-  REQUIRE(run_scenario(dir, studio_args(dir, "expert"), "worst v1_00002=open ", &out) == 0);
+  REQUIRE(gui::run_scenario(dir, studio_args(dir, "expert"),
+                            {gui::click("worst v1_00002", "open ")}, &out) == 0);
   const auto lines = trace_lines(dir / "trace.txt");
   REQUIRE(!lines.empty());
   CHECK(lines.front() == "workspace results");
   CHECK(has_line(lines, "open label v1_00002"));
   CHECK(has_line(lines, "workspace label"));
+}
+
+TEST_CASE("studio Results: a decided worst frame opens in Adjudicate for review and is revised") {
+  if (!have_gui_tools()) return;
+  test::ScratchDir dir("results-gui-review");
+  Project p = test::make_results_project(dir / "p");  // every frame decided
+  const cv::Mat a = test::planted_mask(96, 3), b = test::planted_mask(96, 4);
+  test::add_label(p, "a", "v1_00002", 0, a);
+  test::add_label(p, "b", "v1_00002", 1, b);
+  const cv::Mat before = read_mask(p.final_mask_path("v1_00002"));
+  std::string out;
+  // The worst frame, then annotator 2's whole label (Ctrl+2) and Accept (Ctrl+Enter).
+  REQUIRE(gui::run_scenario(dir, studio_args(dir, "expert"),
+                            {gui::click("worst v1_00002", "open adjudicate v1_00002"),
+                             gui::key("ctrl+2", "saved draft v1_00002"),
+                             gui::key("ctrl+Return", "saved final v1_00002 B")},
+                            &out) == 0);
+  const auto lines = trace_lines(dir / "trace.txt");
+  CHECK(has_line(lines, "workspace adjudicate"));
+  // The review opened with the decided label, which the revision replaced on disk.
+  CHECK(cv::countNonZero(before != b) > 0);
+  const cv::Mat revised = read_mask(p.final_mask_path("v1_00002"));
+  CHECK(cv::countNonZero(revised != b) == 0);
+  std::ifstream in(dir / "p" / "final" / "v1_00002.json");
+  const nlohmann::json final = nlohmann::json::parse(in);
+  CHECK(final.at("source") == "B");
+  CHECK(final.at("expert") == "expert");
+  CHECK(final.at("cd") == 1);
 }
 
 TEST_CASE("studio Results: clicking the triage strip opens that moment in Clips") {
@@ -151,8 +93,10 @@ TEST_CASE("studio Results: clicking the triage strip opens that moment in Clips"
       (p.run_dir("tiny") / "checkpoints" / "iter_000040" / "weights.safetensors").string());
   std::string out;
   // The video's entry in the list selects the Triage tab, then the strip's middle.
-  REQUIRE(run_scenario(dir, studio_args(dir, "expert"),
-                       "triage triage=target strip triage;strip triage=seek clips ", &out) == 0);
+  REQUIRE(gui::run_scenario(dir, studio_args(dir, "expert"),
+                            {gui::click("triage triage", "target strip triage"),
+                             gui::click("strip triage", "seek clips ")},
+                            &out) == 0);
   const auto lines = trace_lines(dir / "trace.txt");
   CHECK(has_line(lines, "seek clips " + v.id + " "));
   CHECK(has_line(lines, "workspace clips"));
@@ -165,10 +109,12 @@ TEST_CASE("studio Results: a run added on disk appears without a click") {
   const fs::path runs = dir / "p" / "runs";
   std::string out;
   // The first run listed, then another run copied in while the studio runs.
-  REQUIRE(run_scenario(dir, studio_args(dir, "expert"),
-                       "!sleep 0=target run tiny ;!cp -r '" + (runs / "tiny").string() + "' '" +
-                           (runs / "tiny2").string() + "'=target run tiny2 ",
-                       &out) == 0);
+  REQUIRE(gui::run_scenario(dir, studio_args(dir, "expert"),
+                            {gui::wait("target run tiny "),
+                             gui::shell("cp -r '" + (runs / "tiny").string() + "' '" +
+                                            (runs / "tiny2").string() + "'",
+                                        "target run tiny2 ")},
+                            &out) == 0);
   const auto lines = trace_lines(dir / "trace.txt");
   CHECK(has_line(lines, "target run tiny2 "));
 }
