@@ -61,6 +61,9 @@ std::optional<int> parse_options(int argc, char** argv, AppOptions& o) {
   app.add_option("--workspace", o.studio.workspace, "clips | label | adjudicate | results")
       ->check(CLI::IsMember({"clips", "label", "adjudicate", "results"}));
   app.add_option("--frame", o.studio.frame, "Open this frame first");
+  app.add_flag("--show-suggestion", o.studio.show_suggestion,
+               "Label: show the model's suggestion when a frame opens (pre-labels on), "
+               "instead of the annotator's own mask");
   app.add_option("--screenshot", o.screenshot, "Render a few frames, save the window as PNG, exit");
   app.add_option("--screenshot-frames", o.shot_frames, "Frames to render before the screenshot")
       ->check(CLI::Range(1, 1000));

@@ -272,7 +272,7 @@ void LabelWorkspace::open_index(int index) {
     message_.clear();
     suggestion_ =
         annotator::load_suggestion_layer(session_.project(), e.frame, session_.queue_run());
-    if (suggestion_) suggestion_->visible = false;  // the annotator's own view first
+    if (suggestion_) suggestion_->visible = suggestion_first_;  // else the annotator's own view
   } catch (const std::exception& ex) {
     message_ = ex.what();
   }
@@ -288,6 +288,11 @@ ImTextureID LabelWorkspace::suggestion_texture() {
     suggestion_uploaded_ = true;
   }
   return suggestion_texture_.id();
+}
+
+void LabelWorkspace::show_suggestion_first(bool on) {
+  suggestion_first_ = on;
+  if (suggestion_) suggestion_->visible = on;
 }
 
 void LabelWorkspace::toggle_suggestion() {

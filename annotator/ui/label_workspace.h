@@ -72,6 +72,8 @@ class LabelWorkspace : public Workspace {
   void fill_unlabeled();
   void remove_islands();
   void toggle_suggestion();
+  // Whether a frame opens with its suggestion shown (default: the annotator's own mask).
+  void show_suggestion_first(bool on);
   // Takes the suggestion: whole (and its CD), the current class, or the region under `at`.
   enum class Take { Whole, Class, Region };
   void accept_suggestion(Take how, cv::Point at = {-1, -1});
@@ -99,6 +101,7 @@ class LabelWorkspace : public Workspace {
   std::optional<annotator::SuggestionLayer> suggestion_;
   GlTexture suggestion_texture_;
   bool suggestion_uploaded_ = false;
+  bool suggestion_first_ = false;
   annotator::WorkTimer timer_;
   MaskEditor editor_;
   CanvasView view_;

@@ -17,6 +17,7 @@ Studio::Studio(const StudioOptions& options, StudioSettings& settings)
   is_expert_ = session.may_adjudicate();
   may_choose_clips_ = may_choose_clips(session.role());
   label_ = std::make_unique<LabelWorkspace>(std::move(session), settings_);
+  label_->show_suggestion_first(options.show_suggestion);
   active_ = "label";
   if (options.workspace == "clips" || options.workspace == "adjudicate" ||
       options.workspace == "results")

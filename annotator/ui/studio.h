@@ -24,6 +24,7 @@ struct StudioOptions {
   std::string user;
   std::string workspace = "label";  // clips | label | adjudicate | results
   std::string frame;                // open this frame first
+  bool show_suggestion = false;     // Label: the suggestion layer shown on opening a frame
 };
 
 class Studio {

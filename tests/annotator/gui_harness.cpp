@@ -119,8 +119,7 @@ bool have_gui_tools(const std::string& suite) {
   return true;
 }
 
-Step click(const std::string& target, const std::string& expect, double fx, double fy,
-           int button) {
+Step click(const std::string& target, const std::string& expect, double fx, double fy, int button) {
   return {"click", target, number(fx) + " " + number(fy) + " " + std::to_string(button), expect};
 }
 
