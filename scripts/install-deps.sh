@@ -9,7 +9,7 @@ packages=(
   libgloo-dev                               # Gloo headers: data-parallel training on CPU (c10d)
   libopencv-dev libopencv-contrib-dev       # video/image I/O, SLIC superpixels
   libglfw3-dev libimgui-dev libgl-dev       # excap-studio
-  libgl1-mesa-dri xvfb xauth                # the studio's smoke test under Xvfb (llvmpipe)
+  libgl1-mesa-dri xvfb xauth xdotool        # the studio under Xvfb (llvmpipe), driven by xdotool
   nlohmann-json3-dev libcli11-dev doctest-dev
   libssl-dev                                # SHA-256 / HMAC (pseudonyms, fingerprints)
   libarchive-dev                            # reading and (in tests) writing CVAT zips
