@@ -103,6 +103,10 @@ void add_model_options(CLI::App* cmd, model::ModelConfig& m) {
   add_choice_option(cmd, "--fusion-pool", m.fusion_pool, model::known_fusion_pools(),
                     model::parse_fusion_pool, "cross fusion pooling: avg or max");
   cmd->add_flag("--dilated,!--no-dilated", m.dilated, "output stride 8 (default on)");
+  add_choice_option(cmd, "--head-init", m.head_init, model::known_head_inits(),
+                    model::parse_head_init,
+                    "layers outside the backbone: mmseg (kaiming normal fan_out, N(0,0.01) for the "
+                    "last layers) or libtorch (module defaults)");
 }
 
 namespace {

@@ -59,6 +59,11 @@ settings() {
            [](const json& v, C& c, const std::string& w) {
              c.model.seg_dropout = as<double>(v, w, "seg_dropout");
            }},
+          {"head_init",
+           [](const json& v, C& c, const std::string& w) {
+             c.model.head_init =
+                 model::parse_head_init(as<std::string>(v, w, "head_init"), w + ": head_init");
+           }},
           {"iters",
            [](const json& v, C& c, const std::string& w) { c.iters = as<int>(v, w, "iters"); }},
           {"batch",

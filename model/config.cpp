@@ -30,6 +30,11 @@ const std::vector<std::string>& known_task_weightings() {
   return v;
 }
 
+const std::vector<std::string>& known_head_inits() {
+  static const std::vector<std::string> v{"libtorch", "mmseg"};
+  return v;
+}
+
 bool arch_has_cls(Arch a) { return a != Arch::SegFcn && a != Arch::SegAspp; }
 bool arch_has_seg(Arch a) { return a != Arch::Cls; }
 
@@ -57,6 +62,7 @@ std::string to_string(FusionPool p) { return known_fusion_pools().at(static_cast
 std::string to_string(TaskWeighting w) {
   return known_task_weightings().at(static_cast<std::size_t>(w));
 }
+std::string to_string(HeadInit h) { return known_head_inits().at(static_cast<std::size_t>(h)); }
 std::ostream& operator<<(std::ostream& os, Arch a) { return os << to_string(a); }
 
 Arch parse_arch(const std::string& name, const std::string& what) {
@@ -67,6 +73,9 @@ FusionPool parse_fusion_pool(const std::string& name, const std::string& what) {
 }
 TaskWeighting parse_task_weighting(const std::string& name, const std::string& what) {
   return static_cast<TaskWeighting>(parse_choice(known_task_weightings(), name, what));
+}
+HeadInit parse_head_init(const std::string& name, const std::string& what) {
+  return static_cast<HeadInit>(parse_choice(known_head_inits(), name, what));
 }
 
 void validate(const ModelConfig& c) {
@@ -89,11 +98,11 @@ int effective_seg_channels(const ModelConfig& c) {
 }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
-  j = nlohmann::json{{"arch", to_string(c.arch)},   {"backbone", c.backbone},
-                     {"num_cd", c.num_cd},          {"num_tissue", c.num_tissue},
-                     {"dilated", c.dilated},        {"fusion_pool", to_string(c.fusion_pool)},
-                     {"cls_hidden", c.cls_hidden},  {"seg_channels", c.seg_channels},
-                     {"seg_dropout", c.seg_dropout}};
+  j = nlohmann::json{{"arch", to_string(c.arch)},    {"backbone", c.backbone},
+                     {"num_cd", c.num_cd},           {"num_tissue", c.num_tissue},
+                     {"dilated", c.dilated},         {"fusion_pool", to_string(c.fusion_pool)},
+                     {"cls_hidden", c.cls_hidden},   {"seg_channels", c.seg_channels},
+                     {"seg_dropout", c.seg_dropout}, {"head_init", to_string(c.head_init)}};
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
@@ -108,6 +117,8 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
     }
   };
   std::string arch = to_string(c.arch), pool = to_string(c.fusion_pool);
+  // A config written before head_init existed was built with LibTorch's defaults.
+  std::string head_init = to_string(HeadInit::Libtorch);
   get("arch", arch);
   get("backbone", c.backbone);
   get("num_cd", c.num_cd);
@@ -117,8 +128,10 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   get("cls_hidden", c.cls_hidden);
   get("seg_channels", c.seg_channels);
   get("seg_dropout", c.seg_dropout);
+  get("head_init", head_init);
   c.arch = parse_arch(arch, where + ": arch");
   c.fusion_pool = parse_fusion_pool(pool, where + ": fusion_pool");
+  c.head_init = parse_head_init(head_init, where + ": head_init");
 }
 
 }  // namespace excap::model

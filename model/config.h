@@ -17,6 +17,11 @@ enum class Arch { Mtcsn, Cls, SegFcn, SegAspp, HardShare, CrossStitch };
 enum class FusionPool { Avg, Max };
 // Task weights lambda of Eq. 2: fixed, or learned (Kendall, Gal, Cipolla 2018).
 enum class TaskWeighting { Fixed, Learned };
+// How the layers outside the backbone start: LibTorch's module defaults
+// (kaiming uniform, a = sqrt(5)), or as mmsegmentation and mmclassification
+// initialise them (ConvModule: kaiming normal over fan_out, bias 0; conv_seg
+// and the classifier's linear layers: N(0, 0.01), bias 0).
+enum class HeadInit { Libtorch, Mmseg };
 
 struct ModelConfig {
   Arch arch = Arch::Mtcsn;
@@ -30,6 +35,9 @@ struct ModelConfig {
       0;  // C1: hidden FC width of the classification branch; 0 = default for the backbone
   int seg_channels = 0;      // C2: width of the segmentation head; 0 = default for the backbone
   double seg_dropout = 0.1;  // before the last 1x1 conv (mmsegmentation's dropout_ratio)
+  // LibTorch's defaults unless chosen (`--head-init mmseg`); a config without
+  // the key (written before it existed) reads "libtorch", what it was built with.
+  HeadInit head_init = HeadInit::Libtorch;
 };
 
 // The values above, checked; throws excap::Error("model config", reason).
@@ -44,17 +52,20 @@ const std::vector<std::string>& known_archs();
 const std::vector<std::string>& known_backbones();
 const std::vector<std::string>& known_fusion_pools();     // "avg", "max"
 const std::vector<std::string>& known_task_weightings();  // "fixed", "learned"
+const std::vector<std::string>& known_head_inits();       // "libtorch", "mmseg"
 bool arch_has_cls(Arch arch);
 bool arch_has_seg(Arch arch);
 
 std::string to_string(Arch a);
 std::string to_string(FusionPool p);
 std::string to_string(TaskWeighting w);
+std::string to_string(HeadInit h);
 std::ostream& operator<<(std::ostream& os, Arch a);
 // Inverses of to_string; a bad name throws Error(what, "unknown '<name>' (allowed: ...)").
 Arch parse_arch(const std::string& name, const std::string& what = "arch");
 FusionPool parse_fusion_pool(const std::string& name, const std::string& what = "fusion_pool");
 TaskWeighting parse_task_weighting(const std::string& name, const std::string& what = "weighting");
+HeadInit parse_head_init(const std::string& name, const std::string& what = "head_init");
 
 // The index of `name` in `allowed`, else Error(what, "unknown '<name>' (allowed: a, b)"):
 // the one parser behind every parse_* of the model and the trainer.

@@ -48,8 +48,9 @@ class MultiTaskNetImpl : public torch::nn::Module {
 
 using MultiTaskNet = std::shared_ptr<MultiTaskNetImpl>;
 
-// Builds the network `config` names, randomly initialised (torchvision's
-// backbone init, LibTorch defaults elsewhere). Throws excap::Error for a bad config.
+// Builds the network `config` names, randomly initialised: torchvision's init
+// for the backbone, `config.head_init` for the rest. Throws excap::Error for a
+// bad config.
 MultiTaskNet build_model(const ModelConfig& config);
 
 // Sum of numel over parameters (not buffers), as torchvision counts them.

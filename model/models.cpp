@@ -147,12 +147,49 @@ class CrossStitchNetImpl : public MultiTaskNetImpl {
   FCNHead seg_head_{nullptr};
 };
 
+bool starts_with_any(const std::string& name, const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes)
+    if (name.compare(0, p.size(), p) == 0) return true;
+  return false;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// mmsegmentation's and mmclassification's init for everything outside the
+// backbone: ConvModule convs kaiming normal (fan_out, relu), the last 1x1
+// conv_seg and the classifier's linear layers N(0, 0.01), biases 0; batch
+// norms keep 1/0. The backbone keeps torchvision's init.
+void init_heads_mmseg(MultiTaskNetImpl& net) {
+  torch::NoGradGuard no_grad;
+  const auto skip = net.backbone_prefixes();
+  for (const auto& item : net.named_modules("", false)) {
+    if (starts_with_any(item.key() + ".", skip)) continue;
+    if (auto* c = item.value()->as<nn::Conv2d>()) {
+      if (ends_with(item.key(), "conv_seg"))
+        nn::init::normal_(c->weight, 0, 0.01);
+      else
+        nn::init::kaiming_normal_(c->weight, 0, torch::kFanOut, torch::kReLU);
+      if (c->bias.defined()) nn::init::zeros_(c->bias);
+    } else if (auto* l = item.value()->as<nn::Linear>()) {
+      nn::init::normal_(l->weight, 0, 0.01);
+      if (l->bias.defined()) nn::init::zeros_(l->bias);
+    }
+  }
+}
+
 }  // namespace
 
 MultiTaskNet build_model(const ModelConfig& config) {
   validate(config);
-  if (config.arch == Arch::CrossStitch) return std::make_shared<CrossStitchNetImpl>(config);
-  return std::make_shared<SharedBackboneNetImpl>(config);
+  MultiTaskNet net;
+  if (config.arch == Arch::CrossStitch)
+    net = std::make_shared<CrossStitchNetImpl>(config);
+  else
+    net = std::make_shared<SharedBackboneNetImpl>(config);
+  if (config.head_init == HeadInit::Mmseg) init_heads_mmseg(*net);
+  return net;
 }
 
 }  // namespace excap::model

@@ -24,6 +24,8 @@ TEST_CASE("model config enums: every name round-trips through parse and to_strin
   for (const auto& name : known_task_weightings())
     CHECK(to_string(parse_task_weighting(name)) == name);
   CHECK(parse_task_weighting("learned") == TaskWeighting::Learned);
+  for (const auto& name : known_head_inits()) CHECK(to_string(parse_head_init(name)) == name);
+  CHECK(parse_head_init("mmseg") == HeadInit::Mmseg);
   CHECK(arch_has_cls(Arch::Cls));
   CHECK_FALSE(arch_has_seg(Arch::Cls));
   CHECK_FALSE(arch_has_cls(Arch::SegFcn));
@@ -39,6 +41,10 @@ TEST_CASE("model config enums: a bad name is refused with the allowed ones liste
                        "fusion_pool: unknown 'median' (allowed: avg, max)", excap::Error);
   CHECK_THROWS_WITH_AS(parse_task_weighting("uncertain"),
                        "weighting: unknown 'uncertain' (allowed: fixed, learned)", excap::Error);
+  CHECK_THROWS_WITH_AS(parse_head_init("xavier", "--head-init"),
+                       "--head-init: unknown 'xavier' (allowed: libtorch, mmseg)", excap::Error);
+  CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"head_init":"zero"})").get<ModelConfig>(),
+                       doctest::Contains("head_init: unknown 'zero'"), excap::Error);
   CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"arch":"unet"})").get<ModelConfig>(),
                        doctest::Contains("allowed: mtcsn, cls"), excap::Error);
   CHECK_THROWS_WITH_AS(nlohmann::json::parse(R"({"fusion_pool":7})").get<ModelConfig>(),
@@ -55,7 +61,10 @@ TEST_CASE("model config: a config written before the enums loads and writes the 
   CHECK(c.fusion_pool == FusionPool::Max);
   CHECK(c.backbone == "resnet18");
   CHECK_FALSE(c.dilated);
-  CHECK(nlohmann::json(c) == old);
+  CHECK(c.head_init == HeadInit::Libtorch);  // what a run of that time was built with
+  auto written = old;
+  written["head_init"] = "libtorch";
+  CHECK(nlohmann::json(c) == written);
   const ModelConfig defaults = nlohmann::json::object().get<ModelConfig>();
   CHECK(defaults.arch == Arch::Mtcsn);
   CHECK(defaults.fusion_pool == FusionPool::Avg);

@@ -261,3 +261,32 @@ TEST_CASE("model config: JSON round trip, defaults, validation") {
                        doctest::Contains("fusion_pool"), excap::Error);
   CHECK_THROWS_AS(nlohmann::json::parse(R"({"num_cd":"three"})").get<ModelConfig>(), excap::Error);
 }
+
+TEST_CASE(
+    "models: --head-init mmseg sets the heads as mmsegmentation does and leaves the backbone") {
+  ModelConfig c = config("mtcsn", "resnet18");
+  torch::manual_seed(3);
+  const MultiTaskNet plain = build_model(c);
+  c.head_init = HeadInit::Mmseg;
+  torch::manual_seed(3);
+  const MultiTaskNet mm = build_model(c);
+  const auto a = plain->named_parameters(true), b = mm->named_parameters(true);
+  // The backbone is built (and drawn) first: the same numbers under either init.
+  CHECK(torch::equal(a["backbone.conv1.weight"], b["backbone.conv1.weight"]));
+  CHECK(torch::equal(a["backbone.layer4.1.conv2.weight"], b["backbone.layer4.1.conv2.weight"]));
+  auto sd = [](const torch::Tensor& t) { return t.std().item<double>(); };
+  // ConvModule: kaiming normal over fan_out (256 * 3 * 3), std sqrt(2 / fan_out).
+  const auto conv = b["seg_head.convs.0.conv.weight"];
+  CHECK(sd(conv) == doctest::Approx(std::sqrt(2.0 / (256 * 9))).epsilon(0.03));
+  // LibTorch's default (kaiming uniform, a = sqrt(5)): std 1 / sqrt(3 fan_in), fan_in 512 * 9.
+  CHECK(sd(a["seg_head.convs.0.conv.weight"]) ==
+        doctest::Approx(1 / std::sqrt(3.0 * 512 * 9)).epsilon(0.03));
+  // conv_seg and the classifier's linear layers: N(0, 0.01), biases 0.
+  CHECK(sd(b["seg_head.conv_seg.weight"]) == doctest::Approx(0.01).epsilon(0.15));
+  CHECK(sd(b["cls_head.fc1.weight"]) == doctest::Approx(0.01).epsilon(0.03));
+  CHECK(b["seg_head.conv_seg.bias"].abs().max().item<float>() == 0);
+  CHECK(b["cls_head.fc2.bias"].abs().max().item<float>() == 0);
+  CHECK(a["cls_head.fc2.bias"].abs().max().item<float>() > 0);
+  // The fusion's 1x1 conv is a head layer too.
+  CHECK(sd(b["fusion.m.weight"]) == doctest::Approx(std::sqrt(2.0 / 256)).epsilon(0.05));
+}
