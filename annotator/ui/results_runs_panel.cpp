@@ -110,7 +110,7 @@ bool ResultsRunsPanel::button(const char* label, const char* target, bool enable
 }
 
 void ResultsRunsPanel::draw_content() {
-  const char* arrow = collapsed_ ? "Runs  [+]" : "Runs  [-]";
+  const char* arrow = collapsed_ ? "Start a run  [+]" : "Start a run  [-]";
   if (ImGui::SmallButton(arrow)) collapsed_ = !collapsed_;
   ws_.trace_target("runs.toggle", ImGui::GetItemRectMin(), ImGui::GetItemRectMax());
   const auto& s = job_.state();
