@@ -321,6 +321,13 @@ void register_eval_command(CLI::App& app, Registry& reg) {
                    "(--at-packed-size)\n");
       opt->at_packed_size = true;
     }
+    // One line per batch, as triage and prelabel print theirs (the studio reads them).
+    const bool tty = ::isatty(STDERR_FILENO);
+    opt->progress = [tty](int done, int total) {
+      std::fprintf(stderr, "%seval: %d/%d frames%s", tty ? "\r" : "", done, total,
+                   tty ? (done == total ? "\n" : "") : "\n");
+      std::fflush(stderr);
+    };
     const trainer::EvalResult r = trainer::evaluate_run(*dir, *opt);
     const fs::path run_dir = safe_child(fs::path(*dir) / "runs", opt->run, "", "run");
 #ifdef EXCAP_HAVE_OPENCV

@@ -96,7 +96,8 @@ void start_prediction(const SubsetTensors& data, bool at_label_size, EvalResult&
 }  // namespace
 
 void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
-             int batch, bool channels_last, EvalResult& out, const LabelReader& label_at_size) {
+             int batch, bool channels_last, EvalResult& out, const LabelReader& label_at_size,
+             const std::function<void(int, int)>& progress) {
   if (batch < 1)  // the loop below would never advance
     throw Error("evaluation batch", "must be >= 1, got " + std::to_string(batch));
   net.eval();
@@ -124,6 +125,7 @@ void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torc
           score_at_label_size(o.seg_logits.narrow(0, std::int64_t(k), 1),
                               label_at_size(std::size_t(rows[k])), out);
     }
+    if (progress) progress(start + static_cast<int>(rows.size()), n);
   }
 }
 
@@ -214,7 +216,7 @@ EvalResult evaluate_run(const fs::path& root, const EvalOptions& opt) {
   if (at_label_size)
     labels = [&](std::size_t row) { return read_final_mask(project, data.info.ids.at(row)); };
   const auto t0 = std::chrono::steady_clock::now();
-  predict(*net, data, device, opt.batch, speed.channels_last, r, labels);
+  predict(*net, data, device, opt.batch, speed.channels_last, r, labels, opt.progress);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.data = data.info;
   score(r);

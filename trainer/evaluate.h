@@ -31,9 +31,11 @@ using LabelReader = std::function<FrameMask(std::size_t row)>;
 // Predicted CD and masks for every frame of `data` (eval mode, no grad). With
 // `label_at_size`, also scores each frame at its label's size (out.scored_at =
 // Original, out.pred_original, out.original_areas), one frame's resized logits at a time.
+// `progress` (frames done, frames in all) is called after each batch.
 void predict(model::MultiTaskNetImpl& net, const SubsetTensors& data, const torch::Device& device,
              int batch, bool channels_last, EvalResult& out,
-             const LabelReader& label_at_size = nullptr);
+             const LabelReader& label_at_size = nullptr,
+             const std::function<void(int, int)>& progress = nullptr);
 
 // mmsegmentation's resize of one frame's seg logits ([1, C, h, w]) to
 // height x width (bilinear, align_corners=False), then argmax: U8 [height, width] on the CPU.

@@ -1,6 +1,7 @@
 // `excap eval` as one call (no LibTorch in this header, so the CLI and the
 // studio include it cheaply): load a run's checkpoint, predict a packed subset, score it.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "common/fsutil.h"
@@ -23,6 +24,7 @@ struct EvalOptions {
   // Score at the packed size against the packed masks instead of resizing the
   // logits to each frame's final mask (the default, as mmsegmentation scores).
   bool at_packed_size = false;
+  std::function<void(int done, int total)> progress;  // frames predicted, after each batch
 };
 
 // Whether this build reads PNG masks (it does when built with OpenCV); without,

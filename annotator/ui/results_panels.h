@@ -1,11 +1,12 @@
 // The panels of the Results workspace (results_list_panel.cpp,
-// results_view_panel.cpp, results_triage_panel.cpp) and the draw-list charts
-// they share (results_plot.cpp).
+// results_view_panel.cpp, results_triage_panel.cpp, results_runs_panel.cpp)
+// and the draw-list charts they share (results_plot.cpp).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "annotator/core/results_model.h"
+#include "annotator/core/run_jobs.h"
 #include "annotator/ui/panel.h"
 
 namespace excap::studio {
@@ -43,6 +44,39 @@ class ResultsViewPanel : public Panel {
   void draw_triage_strips(const annotator::TriageSeries& t);
   void draw_contact_sheet(const annotator::TriageSeries& t);
   ResultsWorkspace& ws_;
+};
+
+// Starts train, eval, pre-label and triage runs as a child `excap` and shows
+// the one going: a progress bar with ETA, its last output lines, Cancel and
+// Resume (annotator/core/run_jobs.h). Drawn below the results view.
+class ResultsRunsPanel : public Panel {
+ public:
+  ResultsRunsPanel(ResultsWorkspace& ws, const fs::path& project, std::string user);
+  // Reads the child's output and exit (never blocks); a run that ended reloads the results.
+  void update();
+  // The studio closes: a run still going is asked to stop (train saves) and waited for.
+  ~ResultsRunsPanel() override;
+  bool collapsed() const { return collapsed_; }
+  const annotator::RunJob& job() const { return job_; }
+
+ protected:
+  const char* title() const override { return "Start a run##results-runs"; }
+  void draw_content() override;
+  ImGuiWindowFlags extra_flags() const override { return ImGuiWindowFlags_NoTitleBar; }
+
+ private:
+  void draw_form();
+  void draw_kind_fields();
+  void draw_job();
+  void start();
+  bool button(const char* label, const char* target, bool enabled, ImVec2 size = {0, 0});
+  ResultsWorkspace& ws_;
+  annotator::RunJob job_;
+  annotator::RunForm form_;
+  std::string extra_;  // "More options", split at white space
+  std::string error_;  // why the last Start or Resume did not start
+  bool collapsed_ = false;
+  bool follow_log_ = true;
 };
 
 // ---- draw-list charts (results_plot.cpp) ----

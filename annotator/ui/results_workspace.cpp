@@ -1,5 +1,6 @@
 #include "annotator/ui/results_workspace.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "annotator/ui/results_panels.h"
@@ -16,10 +17,12 @@ std::string worst_texture_key(int run, int eval, const std::string& frame, const
 
 std::string sheet_texture_key(int triage) { return "sheet/" + std::to_string(triage); }
 
-ResultsWorkspace::ResultsWorkspace(const fs::path& project, StudioSettings& /*settings*/)
+ResultsWorkspace::ResultsWorkspace(const fs::path& project, StudioSettings& /*settings*/,
+                                   std::string user)
     : loader_(project),
       list_panel_(std::make_unique<ResultsListPanel>(*this)),
-      view_panel_(std::make_unique<ResultsViewPanel>(*this)) {
+      view_panel_(std::make_unique<ResultsViewPanel>(*this)),
+      runs_panel_(std::make_unique<ResultsRunsPanel>(*this, project, std::move(user))) {
   loader_.start();
 }
 
@@ -129,9 +132,14 @@ void ResultsWorkspace::trace_target(const std::string& what, ImVec2 min, ImVec2 
 
 void ResultsWorkspace::draw(ImVec2 pos, ImVec2 size) {
   poll(ImGui::GetIO().DeltaTime);
+  runs_panel_->update();
   const float left = std::min(ImGui::GetFontSize() * 16.f, size.x * 0.22f);
+  // The Runs panel below the view: a form and the running job side by side, or one line.
+  const float runs_h =
+      std::min(size.y * 0.4f, ImGui::GetFontSize() * (runs_panel_->collapsed() ? 2.6f : 15.f));
   list_panel_->draw(pos, ImVec2(left, size.y));
-  view_panel_->draw(ImVec2(pos.x + left, pos.y), ImVec2(size.x - left, size.y));
+  view_panel_->draw(ImVec2(pos.x + left, pos.y), ImVec2(size.x - left, size.y - runs_h));
+  runs_panel_->draw(ImVec2(pos.x + left, pos.y + size.y - runs_h), ImVec2(size.x - left, runs_h));
   ++drawn_since_install_;
 }
 
@@ -142,6 +150,10 @@ std::string ResultsWorkspace::status_line() const {
                   std::to_string(snapshot_->compare.size()) + " evaluated on " +
                   snapshot_->compare_subset + ", " + std::to_string(snapshot_->triage.size()) +
                   " triaged videos";
+  const auto& run = runs_panel_->job().state();
+  if (run.status == annotator::JobStatus::Running)
+    s += "  |  " + std::string(annotator::to_string(run.form.kind)) + " " + run.form.run + " " +
+         (run.total > 0 ? std::to_string(run.done) + "/" + std::to_string(run.total) : "starting");
   return loading() ? s + " (reloading)" : s;
 }
 

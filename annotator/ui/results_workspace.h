@@ -30,10 +30,12 @@ struct ResultsJump {
 
 class ResultsListPanel;
 class ResultsViewPanel;
+class ResultsRunsPanel;
 
 class ResultsWorkspace : public Workspace {
  public:
-  ResultsWorkspace(const fs::path& project, StudioSettings& settings);
+  // `user`: who starts runs from the Runs panel (pre-labeling's --user).
+  ResultsWorkspace(const fs::path& project, StudioSettings& settings, std::string user = "");
   ~ResultsWorkspace() override;
   const char* name() const override { return "Results"; }
   void add_commands(CommandList& commands) override;
@@ -69,6 +71,7 @@ class ResultsWorkspace : public Workspace {
   bool show_triage_tab() const { return show_triage_; }
   void clear_tab_request() { show_triage_ = false, show_run_ = false; }
   bool show_run_tab() const { return show_run_; }
+  const ResultsRunsPanel& runs_panel() const { return *runs_panel_; }
 
  private:
   void poll(double dt);
@@ -88,6 +91,7 @@ class ResultsWorkspace : public Workspace {
   std::set<std::string> traced_;
   std::unique_ptr<ResultsListPanel> list_panel_;
   std::unique_ptr<ResultsViewPanel> view_panel_;
+  std::unique_ptr<ResultsRunsPanel> runs_panel_;
 };
 
 // Texture keys: "worst/<run>/<eval>/<frame>/<image|truth|pred>", "sheet/<triage>".

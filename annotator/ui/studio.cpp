@@ -97,7 +97,7 @@ void Studio::open_results() {
                                          "' is an annotator: results show the final labels, "
                                          "which annotators do not see while they label");
   if (!results_) {
-    results_ = std::make_unique<ResultsWorkspace>(options_.project, settings_);
+    results_ = std::make_unique<ResultsWorkspace>(options_.project, settings_, options_.user);
     results_->set_trace(trace_);
   }
 }
