@@ -246,11 +246,14 @@ void add_label_world_options(CLI::App* cmd, SynthOptions& synth, trainer::LabelM
 
 void print_line(const std::string& line) { std::cout << "  " << printable(line) << std::endl; }
 
+// One thread by default: these small models trained on a shared 2-core machine took over
+// ten times longer with 2 OpenMP threads competing with other processes than with one.
 void register_bench_prelabel_effort(CLI::App* bench, Registry& reg) {
   CLI::App* cmd =
       bench->add_subcommand("prelabel-effort", model_command_description("bench prelabel-effort"));
   auto o = std::make_shared<trainer::PrelabelEffortOptions>();
   o->model.iters = 300;
+  o->model.threads = 1;
   auto out = std::make_shared<std::string>(o->out.string());
   cmd->add_option("--out", *out, "Output folder (absent or empty): sample/ and the JSON")
       ->capture_default_str();
@@ -281,6 +284,7 @@ void register_bench_active_learning(CLI::App* bench, Registry& reg) {
   o->steps = {8, 16, 24};
   o->model.iters = 100;
   o->model.size = 48;
+  o->model.threads = 1;
   auto out = std::make_shared<std::string>(o->out.string());
   cmd->add_option("--out", *out, "Output folder (absent or empty): sample/, JSON, plots")
       ->capture_default_str();
