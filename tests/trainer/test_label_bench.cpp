@@ -125,7 +125,7 @@ TEST_CASE("bench prelabel-effort: the median and the empty mask") {
   CHECK(trainer::pixels_to_change(truth, truth, fov) == 0);
 }
 
-TEST_CASE("bench active-learning: every K for every seed and strategy, uncertainty picks the top") {
+TEST_CASE("bench active-learning: every K per seed and strategy and uncertainty picks the top") {
   test::ScratchDir dir("bench_active_learning");
   trainer::ActiveLearningOptions o;
   o.out = dir / "out";
