@@ -1,4 +1,5 @@
-// excap bench extract | train | triage: option parsing and printing only; the
+// excap bench extract | train | triage | ddp | parity | prelabel-effort |
+// active-learning: option parsing and printing only; the
 // measurements are in bench/. Each is registered when its libraries are built.
 #include <iomanip>
 #include <iostream>
@@ -20,6 +21,8 @@
 #include "trainer/distributed.h"
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
+#include "bench/active_learning.h"
+#include "bench/prelabel_effort.h"
 #include "bench/triage_bench.h"
 #include "cli/triage_args.h"
 #endif
@@ -225,6 +228,83 @@ void register_bench_triage(CLI::App* bench, Registry& reg) {
   cmd->add_option("--json", ob->json_out, "Also write the figures as JSON here");
   reg.add(cmd, [ob] { return run_bench_triage(*ob); });
 }
+
+// The sample and the small model both labeling benchmarks take options for.
+void add_label_world_options(CLI::App* cmd, SynthOptions& synth, trainer::LabelModelOptions& m) {
+  cmd->add_option("--patients", synth.patients, "Synthetic patients (one video each)")
+      ->capture_default_str();
+  cmd->add_option("--seconds", synth.seconds, "Length of each video")->capture_default_str();
+  cmd->add_option("--frame-size", synth.size, "Frame size of the sample in pixels")
+      ->capture_default_str();
+  cmd->add_option("--backbone", m.backbone, "MTCSN backbone")->capture_default_str();
+  cmd->add_option("--size", m.size, "Training input size")->capture_default_str();
+  cmd->add_option("--iters", m.iters, "Training iterations of each model")->capture_default_str();
+  cmd->add_option("--batch", m.batch, "Batch size")->capture_default_str();
+  cmd->add_option("--threads", m.threads, "CPU threads (0: all)")->capture_default_str();
+  cmd->add_option("--device", m.device, "cpu, cuda, auto")->capture_default_str();
+}
+
+void print_line(const std::string& line) { std::cout << "  " << printable(line) << std::endl; }
+
+// One thread by default: on a shared 2-core machine, 600 iterations of this small model with 2
+// OpenMP threads had not finished after 14 minutes; 300 with one thread took 48 s.
+void register_bench_prelabel_effort(CLI::App* bench, Registry& reg) {
+  CLI::App* cmd =
+      bench->add_subcommand("prelabel-effort", model_command_description("bench prelabel-effort"));
+  auto o = std::make_shared<trainer::PrelabelEffortOptions>();
+  o->model.iters = 300;
+  o->model.threads = 1;
+  auto out = std::make_shared<std::string>(o->out.string());
+  cmd->add_option("--out", *out, "Output folder (absent or empty): sample/ and the JSON")
+      ->capture_default_str();
+  cmd->add_option("--frames", o->frames,
+                  "Labeled frames the model trains on (0: every frame of the other patients)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--held-out", o->held_out, "Last patients pre-labeled and compared")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the sample, the labeled frames and training")
+      ->capture_default_str();
+  add_label_world_options(cmd, o->synth, o->model);
+  reg.add(cmd, [o, out] {
+    trainer::PrelabelEffortOptions run = *o;
+    run.out = *out;
+    const trainer::PrelabelEffortResult r = trainer::bench_prelabel_effort(run, print_line);
+    std::cout << trainer::format_prelabel_effort(run, r);
+    return 0;
+  });
+}
+
+void register_bench_active_learning(CLI::App* bench, Registry& reg) {
+  CLI::App* cmd =
+      bench->add_subcommand("active-learning", model_command_description("bench active-learning"));
+  auto o = std::make_shared<trainer::ActiveLearningOptions>();
+  // 3 seeds x 5 models of 100 iterations at 48x48: minutes on 2 busy cores; scale by flags.
+  o->synth.patients = 4;
+  o->steps = {8, 16, 24};
+  o->model.iters = 100;
+  o->model.size = 48;
+  o->model.threads = 1;
+  auto out = std::make_shared<std::string>(o->out.string());
+  cmd->add_option("--out", *out, "Output folder (absent or empty): sample/, JSON, plots")
+      ->capture_default_str();
+  cmd->add_option("--seeds", o->seeds, "Seeds (0, 1, ...)")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Labeled frames K after each step, increasing")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--test-patients", o->test_patients, "Last patients: the fixed test set")
+      ->capture_default_str();
+  cmd->add_option("--sample-seed", o->synth.seed, "Seed of the synthetic sample")
+      ->capture_default_str();
+  add_label_world_options(cmd, o->synth, o->model);
+  reg.add(cmd, [o, out] {
+    trainer::ActiveLearningOptions run = *o;
+    run.out = *out;
+    const trainer::ActiveLearningResult r = trainer::bench_active_learning(run, print_line);
+    std::cout << trainer::format_active_learning(run, r);
+    return 0;
+  });
+}
 #endif
 
 }  // namespace
@@ -242,6 +322,8 @@ void register_bench_commands(CLI::App& app, Registry& reg) {
 #endif
 #ifdef EXCAP_HAVE_TRIAGE
   register_bench_triage(bench, reg);
+  register_bench_prelabel_effort(bench, reg);
+  register_bench_active_learning(bench, reg);
 #endif
 #else
   (void)app, (void)reg;  // nothing to measure without OpenCV or LibTorch

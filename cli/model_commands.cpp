@@ -28,6 +28,10 @@ const std::vector<ModelCommand>& model_commands() {
       {"model", "Model architectures"},
       {"triage", "Mark the clear, informative frames of a whole video with a trained model"},
       {"bench triage", "Triage speed next to a PyTorch eager + OpenCV Python peer"},
+      {"bench prelabel-effort",
+       "Pixels an annotator changes from a pre-label vs from scratch, on the synthetic sample"},
+      {"bench active-learning",
+       "Learning curves on the synthetic sample: uncertainty order vs random order"},
       {"prelabel", "Store a run's suggestions (pre-labels) for a project's frames"},
   };
   return table;
