@@ -40,9 +40,11 @@ def write_safetensors(path, tensors, meta):
     """8-byte LE header length, JSON header padded to 8 bytes, raw data in name order."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name].detach().cpu().numpy())
+        t = tensors[name].detach().cpu()
+        # ascontiguousarray makes a 0-d array 1-d: the shape comes from the tensor.
+        arr = np.ascontiguousarray(t.numpy())
         blob = arr.tobytes()
-        header[name] = {"dtype": NAMES[arr.dtype], "shape": list(arr.shape),
+        header[name] = {"dtype": NAMES[arr.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
@@ -152,7 +154,8 @@ def main():
     t0 = time.perf_counter()
     loss = train(net, data, order, rc, ignore)
     seconds = time.perf_counter() - t0
-    # num_batches_tracked as the 0-d tensor ExCap's model holds (this peer's reader gives it as [1]).
+    # num_batches_tracked as the 0-d tensor ExCap's model holds (this peer's reader gives it as [1];
+    # a file written with [1] would not load into ExCap's model).
     final = {k: v.reshape(() if k.endswith("num_batches_tracked") else v.shape)
              for k, v in net.state_dict().items()}
     write_safetensors(args.out, final, {"format": "pt", "excap_model_config": json.dumps(cfg)})

@@ -47,20 +47,24 @@ double largest(const std::vector<TensorDiff>& diffs) {
 }
 }  // namespace
 
+void make_packed_project(const fs::path& dir) {
+  test::SyntheticSetOptions so;
+  so.size = 32;
+  so.train = 12, so.val = 4, so.test = 4;
+  test::make_synthetic_project(dir, "syn", so);
+  PackOptions po;
+  po.split = "syn";
+  po.size = 32;
+  pack_split(Project::open(dir), po);
+}
+
 TEST_CASE("one and three ExCap training steps match PyTorch's tensor by tensor") {
   if (!python_has_torch()) {
     MESSAGE("skipped: " << kPython << " has no torch/numpy (Debian python3-torch)");
     return;
   }
   test::ScratchDir dir("trainer_parity");
-  test::SyntheticSetOptions so;
-  so.size = 32;
-  so.train = 12, so.val = 4, so.test = 4;
-  test::make_synthetic_project(dir.path(), "syn", so);
-  PackOptions po;
-  po.split = "syn";
-  po.size = 32;
-  pack_split(Project::open(dir.path()), po);
+  make_packed_project(dir.path());
 
   ParityOptions o = tiny_parity(dir.path());
   // Large enough that weight decay and momentum each move the weights by more
@@ -73,6 +77,31 @@ TEST_CASE("one and three ExCap training steps match PyTorch's tensor by tensor")
     CHECK(diffs.size() > 40);  // every parameter and buffer of the tiny MTCSN
     CHECK(largest(diffs) < 1e-4);
   }
+}
+
+TEST_CASE("bench parity scores both sides' final weights with ExCap's evaluator") {
+  if (!python_has_torch()) {
+    MESSAGE("skipped: " << kPython << " has no torch/numpy (Debian python3-torch)");
+    return;
+  }
+  test::ScratchDir dir("trainer_parity_bench");
+  make_packed_project(dir.path());
+  ParityOptions o = tiny_parity(dir.path());
+  o.seeds = 2;
+  o.iters = 3;
+  // The peer's weights file must load into ExCap's model as it is (buffer
+  // shapes included, e.g. 0-d num_batches_tracked), or the bench throws here.
+  const ParityResult r = bench_parity(o);
+  REQUIRE(r.seeds.size() == 2);
+  for (const auto& s : r.seeds) {
+    CHECK(s.cpp.accuracy >= 0);
+    CHECK(s.cpp.accuracy <= 1);
+    // ExCap's evaluator on the peer's weights agrees with the peer's own scores
+    // (to a rounding flip of one test frame or a few pixels).
+    CHECK(std::abs(s.python.accuracy - s.python_own_accuracy) <= 0.25 + 1e-9);
+    CHECK(std::abs(s.python.miou - s.python_own_miou) < 0.02);
+  }
+  CHECK(format_parity(o, r).find("mean") != std::string::npos);
 }
 
 TEST_CASE("the weight comparison names the tensor that differs") {
