@@ -113,26 +113,34 @@ void take_over(const fs::path& root, const std::string& token) {
   ::unlink(marker.c_str());
 }
 
-// One attempt to create the lock file; false when it exists.
+// One attempt to create the lock file; false when it exists. The file appears
+// whole or not at all: its text is written to a private file first, then
+// hard-linked to the lock's name (link() fails when that name exists), so a
+// process killed at any point never leaves an empty lock that others must
+// wait out.
 bool try_create(const fs::path& path, const LockHolder& me) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    throw Error(path.string(),
-                std::string("cannot create the project lock: ") + std::strerror(errno));
-  }
   const std::string text = json{{"format", "excap-lock"}, {"host", me.host}, {"pid", me.pid},
                                 {"command", me.command},  {"time", me.time}, {"token", me.token}}
                                .dump() +
                            "\n";
+  const fs::path own = path.string() + "." + std::to_string(me.pid) + "." + me.token + ".new";
+  int fd = ::open(own.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw Error(path.string(),
+                std::string("cannot create the project lock: ") + std::strerror(errno));
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                   ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) {
-    ::unlink(path.c_str());
+    ::unlink(own.c_str());
     throw Error(path.string(), "cannot write the project lock");
   }
-  return true;
+  const int rc = ::link(own.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(own.c_str());
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  throw Error(path.string(), std::string("cannot create the project lock: ") + std::strerror(err));
 }
 
 void take_file_lock(const fs::path& root, const LockHolder& me, Clock::time_point deadline,
