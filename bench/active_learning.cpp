@@ -290,25 +290,16 @@ nlohmann::json active_learning_json(const ActiveLearningOptions& o, const Active
                        {"mIoU_sd", s.miou_sd},
                        {"cd_accuracy_mean", s.acc_mean},
                        {"cd_accuracy_sd", s.acc_sd}});
+  nlohmann::json settings = world_settings_json(o.synth, o.model);
+  settings["seeds"] = o.seeds;
+  settings["steps"] = o.steps;
+  settings["training"] = "fresh: every model trains from scratch with its seed";
+  settings["uncertainty"] =
+      "uncertainty_score of the previous model's suggestions, ordered by "
+      "order_by_uncertainty (excap assign --order uncertainty)";
   return {{"format", "excap-bench-active-learning"},
           {"version", 1},
-          {"settings",
-           {{"patients", o.synth.patients},
-            {"seconds", o.synth.seconds},
-            {"fps", o.synth.fps},
-            {"frame_size", o.synth.size},
-            {"sample_seed", o.synth.seed},
-            {"seeds", o.seeds},
-            {"steps", o.steps},
-            {"backbone", o.model.backbone},
-            {"size", o.model.size},
-            {"iters", o.model.iters},
-            {"batch", o.model.batch},
-            {"device", o.model.device},
-            {"training", "fresh: every model trains from scratch with its seed"},
-            {"uncertainty",
-             "uncertainty_score of the previous model's suggestions, ordered by "
-             "order_by_uncertainty (excap assign --order uncertainty)"}}},
+          {"settings", settings},
           {"project", r.project.string()},
           {"pool_patients", r.pool_patients},
           {"test_patients", r.test_patients},

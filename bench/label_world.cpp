@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "curation/split.h"
 #include "media/imageio.h"
@@ -138,6 +140,19 @@ void prelabel_frames(const LabelWorld& w, const std::string& run, const std::str
   o.threads = m.threads;
   o.user = kExpert;
   run_prelabel(w.root, o);
+}
+
+nlohmann::json world_settings_json(const SynthOptions& synth, const LabelModelOptions& m) {
+  return {{"patients", synth.patients},
+          {"seconds", synth.seconds},
+          {"fps", synth.fps},
+          {"frame_size", synth.size},
+          {"sample_seed", synth.seed},
+          {"backbone", m.backbone},
+          {"size", m.size},
+          {"iters", m.iters},
+          {"batch", m.batch},
+          {"device", m.device}};
 }
 
 double mean_of(const std::vector<double>& v) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/fsutil.h"
 #include "curation/adjudication.h"
 #include "sample/synth.h"
@@ -73,6 +75,10 @@ TestScores score_test(const LabelWorld& w, const std::string& run, const LabelMo
 // `excap prelabel DIR --run RUN --checkpoint latest --frames F` as user "expert".
 void prelabel_frames(const LabelWorld& w, const std::string& run, const std::string& frames,
                      const LabelModelOptions& m);
+
+// The settings both benchmarks record: the sample's size and seed and the
+// model's, as one JSON object (`sample_seed` is the sample's seed).
+nlohmann::json world_settings_json(const SynthOptions& synth, const LabelModelOptions& m);
 
 // Mean and sample standard deviation (0 for fewer than two values).
 double mean_of(const std::vector<double>& v);

@@ -196,20 +196,12 @@ nlohmann::json prelabel_effort_json(const PrelabelEffortOptions& o, const Prelab
   auto stats = [](const EffortStats& e) {
     return nlohmann::json{{"mean", e.mean}, {"median", e.median}, {"total", e.total}};
   };
+  nlohmann::json settings = world_settings_json(o.synth, o.model);
+  settings["seed"] = o.seed;
+  settings["held_out"] = o.held_out;
   return {{"format", "excap-bench-prelabel-effort"},
           {"version", 1},
-          {"settings",
-           {{"patients", o.synth.patients},
-            {"seconds", o.synth.seconds},
-            {"fps", o.synth.fps},
-            {"frame_size", o.synth.size},
-            {"seed", o.seed},
-            {"held_out", o.held_out},
-            {"backbone", o.model.backbone},
-            {"size", o.model.size},
-            {"iters", o.model.iters},
-            {"batch", o.model.batch},
-            {"device", o.model.device}}},
+          {"settings", settings},
           {"empty_mask",
            "255 (unlabeled) inside the field of view, 0 (background) outside; the field of view "
            "is the truth's non-background pixels, and only pixels inside it are counted"},

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/text.h"
 #include "report/compare.h"
 #include "store/project.h"
 #include "trainer/distributed.h"
@@ -32,16 +33,6 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) {
   g_stop.store(true);
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-std::string duration_text(double s) {
-  char b[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
-  return b;
 }
 
 std::string short_loss_name(const std::string& k) {

@@ -91,4 +91,15 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::string duration_text(double seconds) {
+  if (!(seconds >= 0)) return "-";
+  char b[32];
+  const long t = static_cast<long>(seconds + 0.5);
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  return b;
+}
+
 }  // namespace excap

@@ -11,4 +11,7 @@ namespace excap {
 // for C1 controls and bidirectional overrides. Printable UTF-8 is kept.
 std::string printable(std::string_view text);
 
+// A duration for progress lines: "4m07s", "2h13m"; "-" when unknown (negative).
+std::string duration_text(double seconds);
+
 }  // namespace excap

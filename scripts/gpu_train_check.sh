@@ -13,6 +13,7 @@
 #     --threads N         (THREADS, 0: all)          --model NAME    (MODEL, mtcsn)
 # Environment too: BUILD (build folder, default build-gpu), PYTHON (python3),
 # SPLIT (main), AMP (off), SUBSET (val), UNITY (1: unity build), JOBS (nproc),
+# BUILD_TYPE (Release; the CPU check in CI builds None, i.e. -O0, to build fast),
 # VENDOR_INCLUDE (third_party/include), CMAKE_ARGS (more configure arguments).
 #
 # PROJECT_DIR must already hold packed/<SPLIT>-<SIZE>/{train,val}.safetensors, made
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --iters) ITERS=$2 ;;
     --threads) THREADS=$2 ;;
     --model) MODEL=$2 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     --*) echo "gpu_train_check: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -53,7 +54,7 @@ GENERATOR=
 command -v ninja >/dev/null 2>&1 && GENERATOR="-G Ninja"
 # A unity build compiles each target's LibTorch-heavy sources in a few translation units.
 # shellcheck disable=SC2086  # GENERATOR and CMAKE_ARGS are word lists on purpose
-cmake -S "$ROOT" -B "$BUILD" $GENERATOR -DCMAKE_BUILD_TYPE=Release -DEXCAP_WITH_OPENCV=OFF \
+cmake -S "$ROOT" -B "$BUILD" $GENERATOR -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" -DEXCAP_WITH_OPENCV=OFF \
   -DEXCAP_WITH_STUDIO=OFF -DEXCAP_BUILD_TESTS=OFF -DCMAKE_UNITY_BUILD="${UNITY:-1}" \
   -DEXCAP_VENDOR_INCLUDE="$VENDOR_INCLUDE" ${PREFIX:+-DCMAKE_PREFIX_PATH="$PREFIX"} \
   ${CMAKE_ARGS:-}

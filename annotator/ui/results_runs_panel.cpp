@@ -13,6 +13,7 @@
 
 #include "annotator/ui/results_panels.h"
 #include "annotator/ui/results_workspace.h"
+#include "common/text.h"
 
 namespace excap::studio {
 
@@ -26,17 +27,6 @@ constexpr std::pair<RunKind, const char*> kKinds[] = {{RunKind::Train, "Train"},
                                                       {RunKind::Prelabel, "Pre-label"},
                                                       {RunKind::Triage, "Triage"}};
 constexpr double kShutdownGraceS = 15.0;  // a train run saves its checkpoint within it
-
-std::string duration_text(double s) {
-  if (s < 0) return "-";
-  char b[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
-  return b;
-}
 
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream in(text);

@@ -2,6 +2,7 @@
 // terminal (common/text.h).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 
 #include "common/error.h"
@@ -62,4 +63,16 @@ TEST_CASE("printable: control characters become visible escapes, text stays") {
     const auto u = static_cast<unsigned char>(c);
     CHECK((u >= 0x20 && u != 0x7f));
   }
+}
+
+TEST_CASE("duration_text: minutes and seconds, hours and minutes, a dash when unknown") {
+  CHECK(duration_text(0) == "0m00s");
+  CHECK(duration_text(59.4) == "0m59s");
+  CHECK(duration_text(59.6) == "1m00s");
+  CHECK(duration_text(247) == "4m07s");
+  CHECK(duration_text(3599.4) == "59m59s");
+  CHECK(duration_text(3600) == "1h00m");
+  CHECK(duration_text(2 * 3600 + 13 * 60 + 59) == "2h13m");
+  CHECK(duration_text(-1) == "-");
+  CHECK(duration_text(std::nan("")) == "-");
 }
