@@ -3,6 +3,7 @@
 // known from the renderer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -65,6 +66,18 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 }  // namespace
+
+// Also ctest's setup test `triage.fixture` (FIXTURES_SETUP): it builds the shared fixture
+// before the suite's other cases run.
+TEST_CASE(
+    "triage fixture: a tiny MTCSN trained on five synthetic patients and a sixth patient's video") {
+  const auto& fx = test::triage_fixture();
+  CHECK(fs::exists(fx.video));
+  CHECK(fs::exists(fx.run_dir / "config.json"));
+  CHECK(fx.fps > 0);
+  REQUIRE_FALSE(fx.truth_cd.empty());
+  CHECK(std::count(fx.truth_cd.begin(), fx.truth_cd.end(), -1) == 0);  // every frame has its truth
+}
 
 // Stated threshold: the tiny MTCSN of the fixture (64x64, 1500 iterations on
 // five other synthetic patients, about a minute on 2 cores) generalises only
