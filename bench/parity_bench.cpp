@@ -79,6 +79,7 @@ fs::path train_cpp(const ParityOptions& o, const model::ModelConfig& m, const Se
   c.momentum = o.momentum;
   c.weight_decay = o.weight_decay;
   c.augment = false;
+  c.amp = AmpMode::Off;  // fp32, as the peer trains (no bf16 autocast even where the CPU has it)
   c.device = "cpu";
   c.threads = o.threads;
   c.seed = seed;

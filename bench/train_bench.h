@@ -18,7 +18,7 @@ struct BenchTrainOptions {
   int iters = 10, warmup = 2;
   int threads = 0;  // 0: all hardware threads
   std::string device = "auto";
-  std::string amp = "off";        // off | bf16 (CPU autocast, forced)
+  std::string amp = "auto";       // auto (the trainer's choice) | off (fp32) | bf16 (forced)
   std::string cpu_fast = "auto";  // the trainer's CPU speed policy (trainer/speed.h)
   std::string python;             // interpreter of the peer; empty: skip the Python run
   fs::path

@@ -97,7 +97,7 @@ void register_bench_train(CLI::App* bench, Registry& reg) {
   cmd->add_flag("--conv-peak,!--no-conv-peak", opt->conv_peak, "Also measure the 3x3 conv peak");
   cmd->add_option("--cpu-fast", opt->cpu_fast, "C++ CPU speed policy: auto, channels-last or off")
       ->capture_default_str();
-  cmd->add_option("--amp", opt->amp, "C++ step: off, or bf16 (CPU autocast)")
+  cmd->add_option("--amp", opt->amp, "C++ step: auto (as excap train), off (fp32) or bf16 (forced)")
       ->capture_default_str();
   cmd->add_option("--json", *json_out, "Write the figures as JSON too");
   reg.add(cmd, [=] {

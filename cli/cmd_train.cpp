@@ -164,7 +164,8 @@ CLI::Option* add_train_options(CLI::App* cmd, trainer::TrainConfig& cfg) {
       ->capture_default_str();
   cmd->add_option("--device", cfg.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   add_choice_option(cmd, "--amp", cfg.amp, trainer::known_amp_modes(), trainer::parse_amp_mode,
-                    "Mixed precision: off, fp16 (CUDA), bf16 (CPU: forced even without bf16 "
+                    "Mixed precision: auto (bf16 on a CPU with bf16 instructions, none on "
+                    "CUDA), off (fp32), fp16 (CUDA), bf16 (forced, even without bf16 "
                     "instructions)");
   cmd->add_option("--cpu-fast", cfg.cpu_fast,
                   "CPU speed policy: auto (bf16 where the CPU has it), channels-last (auto "

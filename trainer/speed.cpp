@@ -56,6 +56,8 @@ void choose_cpu_bf16(SpeedPolicy& p, AmpMode amp, bool fast, const CpuFeatures& 
     p.bf16_autocast = true;
     p.bf16_why = "forced by --amp bf16 (" + has +
                  (cpu.bf16_fast() ? ")" : "; bf16 is emulated and slower than fp32 here)");
+  } else if (amp == AmpMode::Off) {
+    p.bf16_why = "off: --amp off (fp32)";
   } else if (!fast) {
     p.bf16_why = "off: --cpu-fast off";
   } else if (cpu.bf16_fast()) {
@@ -87,9 +89,10 @@ SpeedPolicy choose_speed(const torch::Device& device, AmpMode amp, const std::st
   // so auto keeps NCHW on CPU; --cpu-fast channels-last asks for NHWC.
   p.channels_last = cpu_fast == "channels-last";
   p.channels_last_why = p.channels_last ? "--cpu-fast channels-last"
-                        : fast ? "auto: NCHW; the NHWC CPU training step of LibTorch 1.13 was "
-                                 "not faster in `excap bench train` (docs/performance.md)"
-                               : "off: --cpu-fast off";
+                        : fast
+                            ? "auto: NCHW; the NHWC CPU training step of LibTorch 1.13 was "
+                              "not consistently faster in `excap bench train` (docs/performance.md)"
+                            : "off: --cpu-fast off";
   choose_cpu_bf16(p, amp, fast, cpu);
   p.mkldnn = at::hasMKLDNN() && (fast || at::globalContext().userEnabledMkldnn());
   p.mkldnn_why = !at::hasMKLDNN() ? "this LibTorch has no oneDNN"

@@ -32,7 +32,7 @@ struct SpeedPolicy {
 };
 
 // The policy for `device`: `cpu_fast` "auto" turns on what helps, "off" keeps
-// LibTorch's defaults; `amp` bf16 forces CPU autocast even without bf16
+// LibTorch's defaults; `amp` off keeps fp32, bf16 forces CPU autocast even without bf16
 // instructions (slow but correct). fp16 on CPU throws Error (no CPU fp16 autocast).
 SpeedPolicy choose_speed(const torch::Device& device, AmpMode amp, const std::string& cpu_fast,
                          const CpuFeatures& cpu);

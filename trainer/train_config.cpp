@@ -17,7 +17,7 @@ int TrainConfig::effective_checkpoint_interval() const {
 }
 
 const std::vector<std::string>& known_amp_modes() {
-  static const std::vector<std::string> v{"off", "fp16", "bf16"};
+  static const std::vector<std::string> v{"auto", "off", "fp16", "bf16"};
   return v;
 }
 std::string to_string(AmpMode m) { return known_amp_modes().at(static_cast<std::size_t>(m)); }

@@ -12,11 +12,13 @@
 
 namespace excap::trainer {
 
-// Mixed precision of the forward pass; fp16 (CUDA only) adds dynamic loss scaling.
-enum class AmpMode { Off, Fp16, Bf16 };
-const std::vector<std::string>& known_amp_modes();  // "off", "fp16", "bf16", in enum order
+// Mixed precision of the forward pass. auto: bf16 autocast on a CPU with bf16
+// instructions (under --cpu-fast auto or channels-last), none on CUDA; off: fp32
+// everywhere; fp16 (CUDA only, with dynamic loss scaling) and bf16 force autocast.
+enum class AmpMode { Auto, Off, Fp16, Bf16 };
+const std::vector<std::string>& known_amp_modes();  // "auto", "off", "fp16", "bf16", enum order
 std::string to_string(AmpMode m);
-// A bad name throws Error(what, "unknown '<name>' (allowed: off, fp16, bf16)").
+// A bad name throws Error(what, "unknown '<name>' (allowed: auto, off, fp16, bf16)").
 AmpMode parse_amp_mode(const std::string& name, const std::string& what = "amp");
 
 struct TrainConfig {
@@ -45,7 +47,7 @@ struct TrainConfig {
   std::string best_metric = "auto";
 
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  AmpMode amp = AmpMode::Off;
+  AmpMode amp = AmpMode::Auto;
   std::string cpu_fast = "auto";  // auto | off: CPU speed policy (trainer/speed.h)
   int threads = 0;                // intra-op threads; 0 = all hardware threads
   std::uint64_t seed = 0;

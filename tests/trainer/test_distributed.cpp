@@ -117,6 +117,8 @@ std::vector<std::string> train_argv(const std::string& d, const std::string& run
                                 "--batch",
                                 "8",
                                 "--sync-bn",
+                                "--amp",
+                                "off",  // fp32: the equality to 1e-5 is an fp32 claim
                                 "--val-interval",
                                 "100",
                                 "--run",

@@ -82,21 +82,31 @@ TEST_CASE("cpu flags: bf16 counts only with AVX512-BF16 or AMX-BF16") {
   CHECK_FALSE(parse_cpu_flags("no flags here\n").bf16_fast());
 }
 
-TEST_CASE("speed policy: auto picks bf16 only where the CPU has it, and --amp bf16 forces it") {
+TEST_CASE(
+    "speed policy: --amp auto picks bf16 only where the CPU has it, bf16 forces it, off keeps "
+    "fp32") {
   const torch::Device cpu(torch::kCPU);
-  const SpeedPolicy avx2 = choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAvx2Only));
+  const SpeedPolicy avx2 = choose_speed(cpu, AmpMode::Auto, "auto", parse_cpu_flags(kAvx2Only));
   CHECK_FALSE(avx2.channels_last);  // NCHW unless asked: NHWC was not faster on CPU
-  CHECK(choose_speed(cpu, AmpMode::Off, "channels-last", parse_cpu_flags(kAvx2Only)).channels_last);
+  CHECK(
+      choose_speed(cpu, AmpMode::Auto, "channels-last", parse_cpu_flags(kAvx2Only)).channels_last);
   CHECK_FALSE(avx2.bf16_autocast);
   CHECK(avx2.bf16_why.find("AVX2 only") != std::string::npos);
-  const SpeedPolicy bf = choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAvx512Bf16));
+  const SpeedPolicy bf = choose_speed(cpu, AmpMode::Auto, "auto", parse_cpu_flags(kAvx512Bf16));
   CHECK(bf.bf16_autocast);
   CHECK(bf.bf16_why.find("AVX512-BF16") != std::string::npos);
-  CHECK(choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAmx)).bf16_autocast);
+  CHECK(choose_speed(cpu, AmpMode::Auto, "auto", parse_cpu_flags(kAmx)).bf16_autocast);
   const SpeedPolicy forced = choose_speed(cpu, AmpMode::Bf16, "auto", parse_cpu_flags(kAvx2Only));
   CHECK(forced.bf16_autocast);
   CHECK(forced.bf16_why.find("forced") != std::string::npos);
-  const SpeedPolicy off = choose_speed(cpu, AmpMode::Off, "off", parse_cpu_flags(kAvx512Bf16));
+  const SpeedPolicy fp32 = choose_speed(cpu, AmpMode::Off, "auto", parse_cpu_flags(kAvx512Bf16));
+  CHECK_FALSE(fp32.bf16_autocast);  // --amp off: fp32 even where the CPU has bf16
+  CHECK(fp32.bf16_why.find("--amp off") != std::string::npos);
+  const SpeedPolicy nhwc32 =
+      choose_speed(cpu, AmpMode::Off, "channels-last", parse_cpu_flags(kAvx512Bf16));
+  CHECK(nhwc32.channels_last);
+  CHECK_FALSE(nhwc32.bf16_autocast);
+  const SpeedPolicy off = choose_speed(cpu, AmpMode::Auto, "off", parse_cpu_flags(kAvx512Bf16));
   CHECK_FALSE(off.channels_last);
   CHECK_FALSE(off.bf16_autocast);
   CHECK_THROWS_AS(choose_speed(cpu, AmpMode::Fp16, "auto", {}), Error);
@@ -130,6 +140,7 @@ TEST_CASE("channels-last training follows the default memory format's weights") 
   const fs::path root = tiny_project(dir);
   TrainConfig c = tiny_config("nhwc", 4);
   c.cpu_fast = "channels-last";
+  c.amp = AmpMode::Off;  // fp32 on both sides, also where auto would pick bf16
   c.val_subset.clear();
   REQUIRE(train(root, c).status == TrainOutcome::Status::Finished);
   c.run = "nchw";
