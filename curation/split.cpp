@@ -484,11 +484,13 @@ void fill_subsets(Split& sp, const SplitInput& in, const std::vector<int>& where
   sp.stats.push_back(std::move(all));
 }
 
-// Keys (clip or patient ids) whose frames sit in more than one subset.
+// Keys (clip or patient ids) whose frames sit in more than one subset. A frame
+// with an empty key (an imported image has no clip) belongs to no group.
 std::vector<std::string> spanning(const SplitInput& in, const std::vector<int>& where,
                                   std::string Frame::*key) {
   std::map<std::string, std::set<int>> seen;
-  for (std::size_t i = 0; i < in.items.size(); ++i) seen[in.frames[i]->*key].insert(where[i]);
+  for (std::size_t i = 0; i < in.items.size(); ++i)
+    if (!(in.frames[i]->*key).empty()) seen[in.frames[i]->*key].insert(where[i]);
   std::vector<std::string> out;
   for (const auto& [k, subs] : seen)
     if (subs.size() > 1) out.push_back(k);

@@ -215,6 +215,34 @@ TEST_CASE("split: impossible requests are refused with a clear message") {
   CHECK_THROWS_AS(split_items({}, req), Error);
 }
 
+TEST_CASE("split: frames without a clip (imported images) raise no clip-leak warning") {
+  test::CurationProject cp("split-no-clip");
+  cp.add_frames(20, 20, 20);
+  std::vector<Frame> frames = cp.project().load_frames();
+  for (auto& f : frames) f.clip = f.video = "";  // as excap import-images records them
+  cp.project().save_frames(frames);
+  const cv::Mat m = test::planted_mask(32);
+  int i = 0;
+  for (const auto& f : frames) {
+    FinalLabel fl;
+    fl.frame = f.id;
+    fl.cd = i++ % 2;
+    fl.source = "imported";
+    fl.expert = "auto";
+    fl.time = now_iso8601();
+    write_png_atomic(cp.project().final_mask_path(f.id), m);
+    cp.project().save_final(fl);
+  }
+  SplitOptions opt;
+  opt.name = "s";
+  opt.ratios = {0.6, 0.2, 0.2};
+  const Split s = make_split(cp.project(), opt, {});
+  std::size_t n = 0;
+  for (const auto& [name, ids] : s.subsets) n += ids.size();
+  CHECK(n == 20);
+  for (const auto& w : s.warnings) CHECK_MESSAGE(w.find("clip(s)") == std::string::npos, w);
+}
+
 TEST_CASE("split on a project: splits/NAME.json, statistics, clip warning, no overwrite") {
   test::CurationProject cp("split-project");
   cp.add_frames(60, 6, 12);  // 6 patients, 12 clips; clip i%12 lies in patient i%6
