@@ -143,11 +143,11 @@ BenchTrainResult bench_train(const BenchTrainOptions& o) {
   r.threads = configure_threads(o.threads);
   const torch::Device device = resolve_device(o.device);
   r.device = device.str();
-  if ((o.amp == "fp16" || o.amp == "bf16") && device.is_cuda())
+  const AmpMode amp = parse_amp_mode(o.amp, "--amp");
+  if (amp_forced(amp) && device.is_cuda())
     throw Error("bench train",
                 "--amp " + o.amp + " on CUDA is not benchmarked yet; use auto or off");
-  const SpeedPolicy speed =
-      choose_speed(device, parse_amp_mode(o.amp, "--amp"), o.cpu_fast, host_cpu_features());
+  const SpeedPolicy speed = choose_speed(device, amp, o.cpu_fast, host_cpu_features());
   apply_speed(speed);
   r.speed = speed;
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);

@@ -108,7 +108,7 @@ struct Run {
   double elapsed_before = 0;  // training seconds of earlier processes (resume)
 
   model::TaskUncertaintyImpl* unc() { return uncertainty ? uncertainty.get() : nullptr; }
-  bool amp() const { return cfg.amp == AmpMode::Fp16 || cfg.amp == AmpMode::Bf16; }
+  bool amp() const { return amp_forced(cfg.amp); }
   bool fp16() const { return cfg.amp == AmpMode::Fp16; }
 };
 

@@ -20,6 +20,8 @@ const std::vector<std::string>& known_amp_modes();  // "auto", "off", "fp16", "b
 std::string to_string(AmpMode m);
 // A bad name throws Error(what, "unknown '<name>' (allowed: auto, off, fp16, bf16)").
 AmpMode parse_amp_mode(const std::string& name, const std::string& what = "amp");
+// fp16 or bf16: autocast asked for by name (auto and off ask for none).
+inline bool amp_forced(AmpMode m) { return m == AmpMode::Fp16 || m == AmpMode::Bf16; }
 
 struct TrainConfig {
   std::string run;    // runs/<run>/

@@ -53,11 +53,11 @@ std::map<std::string, at::Tensor> final_weights(const fs::path& run_dir) {
   return model::load_tensors(*checkpoint_folder(run_dir, "latest") / "weights.safetensors");
 }
 
-// Trains a tiny MTCSN on held-out synthetic frames with `amp` and `cpu_fast`
+// Trains a tiny MTCSN on held-out synthetic frames with `amp`
 // and checks the stated margin over the majority-class baselines: +0.15 CD
 // accuracy and +0.15 mIoU over predicting the training set's majority class /
 // majority tissue class everywhere. Returns the test subset's result; the run is runs/tiny.
-EvalResult check_margins(const test::ScratchDir& dir, AmpMode amp, const std::string& cpu_fast) {
+EvalResult check_margins(const test::ScratchDir& dir, AmpMode amp) {
   test::SyntheticSetOptions o;
   o.size = 48;
   test::make_synthetic_project(dir.path(), "syn", o);
@@ -67,7 +67,6 @@ EvalResult check_margins(const test::ScratchDir& dir, AmpMode amp, const std::st
   c.lr = 0.05;
   c.val_interval = 100;
   c.amp = amp;
-  c.cpu_fast = cpu_fast;
   TrainOutcome out = train(dir.path(), c);
   REQUIRE(out.status == TrainOutcome::Status::Finished);
   CHECK(out.best_iter > 0);
@@ -107,7 +106,7 @@ EvalResult check_margins(const test::ScratchDir& dir, AmpMode amp, const std::st
 
 TEST_CASE("a tiny MTCSN beats the majority-class baseline on held-out synthetic frames (fp32)") {
   test::ScratchDir dir("trainer_learns");
-  const EvalResult r = check_margins(dir, AmpMode::Off, "off");
+  const EvalResult r = check_margins(dir, AmpMode::Off);
 
   // The report and the comparison table come out of the same run.
   const fs::path run_dir = dir.path() / "runs" / "tiny";
@@ -129,7 +128,7 @@ TEST_CASE("with bf16 autocast the tiny MTCSN keeps the same margins (fp32 master
     return;
   }
   test::ScratchDir dir("trainer_learns_bf16");
-  check_margins(dir, AmpMode::Bf16, "auto");
+  check_margins(dir, AmpMode::Bf16);
   for (const auto& [name, t] : final_weights(dir.path() / "runs" / "tiny"))
     CHECK_FALSE_MESSAGE((t.scalar_type() == torch::kBFloat16), name);
 }
